@@ -4,14 +4,16 @@
 
 # %% ../nbs/55_analyzer.ipynb #db597173
 from __future__ import annotations
-import math, numbers
+import inspect, math, numbers, re
+from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
 import warnings
-from .core import select_layers, layer_params, restoring, progress
+from .core import select_layers, layer_params, restoring, progress, ModelSnapshot
 from .stats import mean_ci
 from .data import HIGHER_IS_BETTER, _metric_fns, _check_batch
+from .criteria import get_criterion
 from .perturb import check_level, make_perturbation, to_device, forward, COMPRESSIONS
 from .engine import IncrementalForward, UnsafeForIncremental
 from .results import LayerSensitivity, SensitivityResult, SensitivitySweep
@@ -19,7 +21,7 @@ from fastcore.basics import patch
 from fastcore.meta import delegates
 
 # %% auto #0
-__all__ = ['metric_value', 'SensitivityAnalyzer', 'analyze_sensitivity']
+__all__ = ['SWEEP_LEVELS', 'metric_value', 'SensitivityAnalyzer', 'analyze_sensitivity']
 
 # %% ../nbs/55_analyzer.ipynb #a3451caf
 def metric_value(value, # what eval_fn (or the metric) returned
@@ -34,6 +36,32 @@ def metric_value(value, # what eval_fn (or the metric) returned
     if isinstance(value, numbers.Real) and not isinstance(value, bool): return float(value)
     raise TypeError(f"{source} must return a scalar (float or one-element tensor), got {type(value).__name__}: {value!r:.80}")
 
+# %% ../nbs/55_analyzer.ipynb #fb8bf082
+def _check_device(device)->torch.device|None:
+    "`device` as a torch.device (None stays None), or a ValueError naming it."
+    if device is None or isinstance(device, torch.device): return device
+    try: return torch.device(device)
+    except (RuntimeError, TypeError): raise ValueError(f"device must be None, a torch.device or a name such as 'cpu' or 'cuda', got {device!r}") from None
+
+def _on(t:torch.Tensor, d:torch.device)->bool: return t.device.type == d.type and (d.index is None or t.device.index == d.index)
+
+@contextmanager
+def _on_device(model:nn.Module, device:torch.device|None):
+    "Run the block with `model` on `device` (yields whether it moved); afterwards the original tensors are put back."
+    tensors = list(model.parameters()) + list(model.buffers())
+    if device is None or all(_on(t, device) for t in tensors): yield False; return
+    params = [(m, k, p, p.data, p.grad) for m in model.modules() for k, p in m._parameters.items() if p is not None]
+    buffers = [(m, k, b) for m in model.modules() for k, b in m._buffers.items() if b is not None]
+    try:
+        model.to(device)
+        yield True
+    finally:
+        for m, k, p, data, grad in params:
+            m._parameters[k] = p  # `to` may have replaced the Parameter (e.g. for the meta device)
+            p.data = data
+            p.grad = grad
+        for m, k, b in buffers: m._buffers[k] = b
+
 # %% ../nbs/55_analyzer.ipynb #2ff12475
 _ENGINES = ('incremental', 'full')
 
@@ -43,11 +71,14 @@ class SensitivityAnalyzer:
                  model:nn.Module, # the model to analyse; handed back unchanged
                  sample=None, # example input: tensor, tuple of inputs or dict of keyword inputs (default with data: the first batch's inputs)
                  eval_fn=None, # function model -> scalar metric; or give `data` and `metric` instead
+                 *,
+                 criteria='large_final', # default criterion of every analysis: a name from `CRITERIA` or a `Criterion`
                  higher_is_better:bool|None=None, # False for losses (default: True, or the direction of a named `metric`)
                  metric_name:str|None=None, # name of the metric, for tables and plots (default: 'accuracy' or `metric`'s name)
+                 device=None, # where the analysis runs ('cpu', 'cuda', a torch.device); default: where the model is
+                 calibration_data=None, # inputs that calibrate activation ranges (quant_activations): a tensor or batches; default: the sample
                  layers:list|None=None, # names of the layers to analyse (default: every Conv and Linear)
-                 verbose:bool=True, # show a progress bar
-                 *,
+                 verbose:bool=True, # show a progress bar (default of every analysis)
                  data=None, # a DataLoader or list of (inputs, targets) batches: the analyzer evaluates itself
                  metric='accuracy', # with `data`: 'accuracy', 'loss', or a callable(outputs, targets) -> scalar (mean over the batch)
                  engine:str='incremental', # with `data`: 'incremental' (recompute downstream of the layer only) or 'full'
@@ -70,12 +101,28 @@ class SensitivityAnalyzer:
             if higher_is_better is None: higher_is_better = HIGHER_IS_BETTER.get(name, True)
             metric_name = metric_name or name
             if engine not in _ENGINES: raise ValueError(f"engine must be one of {', '.join(map(repr, _ENGINES))}, got {engine!r}")
+        if calibration_data is not None and (isinstance(calibration_data, (str, bytes)) or
+                                             not isinstance(calibration_data, (torch.Tensor, dict)) and not hasattr(calibration_data, '__iter__')):
+            raise TypeError(f"calibration_data must be a tensor or batches (a DataLoader or a list), got {type(calibration_data).__name__}")
         self.model, self.sample, self.eval_fn, self.engine = model, sample, eval_fn, engine
+        self.criteria, self.device, self.calibration_data = get_criterion(criteria), _check_device(device), calibration_data
         self.higher_is_better = True if higher_is_better is None else higher_is_better
         self.metric_name, self.verbose = str(metric_name or 'accuracy'), verbose
         self.layers = list(select_layers(model, layers))
 
 # %% ../nbs/55_analyzer.ipynb #5b413abb
+def _failure(e:Exception, limit:int=300)->dict:
+    "The outcome of a unit whose compression or evaluation raised `e`: status 'unsupported', the error as the note."
+    msg = re.sub(r'\s+', ' ', str(e)).strip()
+    if len(msg) > limit: msg = msg[:limit - 3] + '...'
+    return dict(compressed_metric=math.nan, delta=math.nan, params_removed=0, status='unsupported',
+                note=f"{type(e).__name__}: {msg}" if msg else type(e).__name__)
+
+def _all_failed(out:dict):
+    "Warn when every evaluated unit failed (the cause is then more likely the eval_fn or metric than the layers)."
+    if out and all(o['status'] == 'unsupported' for o in out.values()):
+        warnings.warn(f"layersens: every layer failed, e.g. {next(iter(out.values()))['note']}", stacklevel=4)
+
 @patch
 def _evaluate(self:SensitivityAnalyzer, model, buffers)->float:
     model.eval()
@@ -85,19 +132,25 @@ def _evaluate(self:SensitivityAnalyzer, model, buffers)->float:
             for b, saved in buffers: b.copy_(saved)
 
 @patch
-def _measure_eval_fn(self:SensitivityAnalyzer, pert, units, levels, compression)->tuple:
+def _measure_eval_fn(self:SensitivityAnalyzer, pert, units, levels, compression, snap, verbose)->tuple:
     "Baseline and {(level, unit name): outcome} with one `eval_fn` call per unit."
     model = self.model
     buffers = [(b, b.detach().clone()) for b in model.buffers()]
     baseline = self._evaluate(model, buffers)
     if math.isnan(baseline): raise ValueError("eval_fn returned NaN for the unmodified model; its metric cannot be compared")
     sign, out = (1. if self.higher_is_better else -1.), {}
-    todo = [(lv, u) for lv in levels for u in units if u.status != 'protected']
-    for lv, u in progress(todo, desc=f"{compression} sensitivity", verbose=self.verbose):
-        with pert.apply(u, lv) as p:
-            value = self._evaluate(p.model, buffers if p.model is model else []) if p.changed else baseline
+    todo = [(lv, u) for lv in levels for u in units if u.status == 'ok']
+    for lv, u in progress(todo, desc=f"{compression} sensitivity", verbose=verbose):
+        try:
+            with pert.apply(u, lv) as p:
+                value = self._evaluate(p.model, buffers if p.model is model else []) if p.changed else baseline
+        except Exception as e:
+            out[lv, u.name] = _failure(e)
+            snap.restore(); model.eval()
+            continue
         status = 'nan' if math.isnan(value) else 'ok' if p.changed else 'unchanged'
         out[lv, u.name] = dict(compressed_metric=value, delta=sign * (baseline - value), params_removed=p.params_removed, status=status)
+    _all_failed(out)
     return baseline, out, {}
 
 # %% ../nbs/55_analyzer.ipynb #0a54768a
@@ -132,7 +185,7 @@ def _settled(iv:dict, key, tol:float)->bool:
 
 # %% ../nbs/55_analyzer.ipynb #aaf4e15c
 @patch
-def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, early)->tuple:
+def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, early, snap, verbose)->tuple:
     "Baseline and {(level, unit name): outcome} batch by batch, incrementally where possible."
     model, sign = self.model, (1. if self.higher_is_better else -1.)
     dev = next(model.parameters()).device
@@ -141,11 +194,11 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
     if self.engine == 'incremental':
         try: fwd = IncrementalForward(model)
         except UnsafeForIncremental as e: _notice(e)
-    todo = [(lv, u) for lv in levels for u in units if u.status != 'protected']
+    todo = [(lv, u) for lv in levels for u in units if u.status == 'ok']
     active = {(lv, u.name) for lv, u in todo}
-    base, ns, vals, info = [], [], {(lv, u.name): [] for lv, u in todo}, {}
+    base, ns, vals, info, failed = [], [], {(lv, u.name): [] for lv, u in todo}, {}, {}
     total = len(self.data) if hasattr(self.data, '__len__') else None
-    for b, batch in enumerate(progress(self.data, total=total, desc=f"{compression} sensitivity", verbose=self.verbose and total is not None)):
+    for b, batch in enumerate(progress(self.data, total=total, desc=f"{compression} sensitivity", verbose=verbose and total is not None)):
         x, y = _check_batch(b, batch)
         x, y = to_device(x, dev), to_device(y, dev)
         with torch.no_grad():
@@ -158,20 +211,26 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
             for lv, u in todo:
                 key = (lv, u.name)
                 if key not in active: continue
-                with pert.apply(u, lv) as p:
-                    info[key] = (p.params_removed, p.changed)
-                    if not p.changed: active.discard(key); continue
-                    o = None
-                    if fwd is not None and p.model is model and p.modified:
-                        try: o = fwd.rerun(p.modified)
-                        except UnsafeForIncremental as e: _notice(e); fwd = None
-                    if o is None: o = forward(p.model, x)
-                    vals[key].append((b, self._batch_metric(o, y)))
+                try:
+                    with pert.apply(u, lv) as p:
+                        info[key] = (p.params_removed, p.changed)
+                        if not p.changed: active.discard(key); continue
+                        o = None
+                        if fwd is not None and p.model is model and p.modified:
+                            try: o = fwd.rerun(p.modified)
+                            except UnsafeForIncremental as e: _notice(e); fwd = None
+                        if o is None: o = forward(p.model, x)
+                        vals[key].append((b, self._batch_metric(o, y)))
+                except Exception as e:
+                    failed[key] = _failure(e)
+                    active.discard(key)
+                    snap.restore(); model.eval()
         if early is not None and b + 1 >= early['min_batches']:
             base_a, n_a = np.array(base), np.array(ns, dtype=float)
             tol = early['tol'] * abs((base_a * n_a).sum() / n_a.sum())
             for lv in levels:
-                cis = {k: _delta_ci(vals[k], base_a, n_a, sign) for k in vals if k[0] == lv and info.get(k, (0, False))[1]}
+                cis = {k: _delta_ci(vals[k], base_a, n_a, sign) for k in vals
+                       if k[0] == lv and k not in failed and info.get(k, (0, False))[1]}
                 iv = {k: (ci['lo'], ci['hi']) for k, ci in cis.items()}
                 for k in iv:
                     if k in active and _settled(iv, k, tol): active.discard(k)
@@ -182,6 +241,7 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
     out = {}
     for lv, u in todo:
         key = (lv, u.name)
+        if key in failed: out[key] = failed[key]; continue
         removed, changed = info[key]
         if not changed:
             out[key] = dict(compressed_metric=baseline, delta=0., params_removed=removed, status='unchanged'); continue
@@ -193,33 +253,55 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
         full = len(bs) == len(base)
         out[key] = dict(compressed_metric=value if full else baseline - sign * delta, delta=delta, params_removed=removed,
                         status='nan' if math.isnan(value) else 'ok', se=ci['se'], ci_low=ci['lo'], ci_high=ci['hi'], n_batches=len(bs))
+    _all_failed(out)
     return baseline, out, dict(engine='incremental' if fwd is not None else 'full', batches=len(base))
 
 # %% ../nbs/55_analyzer.ipynb #2aaded12
+def _calibration_inputs(data)->list:
+    "The inputs of `calibration_data`: a tensor (or dict) is one input; batches give each batch's inputs."
+    if isinstance(data, (torch.Tensor, dict)): return [data]
+    inputs = [b[0] if isinstance(b, (tuple, list)) and len(b) == 2 else b for b in data]
+    if not inputs: raise ValueError("calibration_data is empty: pass a tensor or at least one batch")
+    return inputs
+
+def _calibrate(pert, model, layers:dict, inputs:list):
+    "Activation ranges of `pert` (quant_activations) over all `inputs`: the min and max each layer's input reaches."
+    ranges = {}
+    for x in inputs:
+        for n, (lo, hi) in pert.prepare(model, layers, x).ranges.items():
+            a, b = ranges.get(n, (lo, hi))
+            ranges[n] = (min(a, lo), max(b, hi))
+    pert.ranges = ranges
+
 @patch
-def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early=None)->list:
+def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, verbose)->list:
     levels = [check_level(compression, l) for l in levels]
     if early is not None and self.data is None:
         raise ValueError("early_stop needs the analyzer to own the evaluation: pass data= and metric= instead of eval_fn")
-    with restoring(self.model):
-        model = self.model
+    model = self.model
+    with restoring(model) as snap, _on_device(model, self.device) as moved:
+        if moved: snap = ModelSnapshot(model)  # what a failed unit is restored to: the model on the analysis device
         model.eval()
         dev = next(model.parameters()).device
         sample = self.sample if self.sample is not None or self.data is None else _first_inputs(self.data)
         sample = to_device(sample, dev) if sample is not None else None
         chosen = select_layers(model, layers if layers is not None else self.layers)
         pert = make_perturbation(compression, **options).prepare(model, chosen, sample)
+        if options.get('quant_activations') and self.calibration_data is not None:
+            _calibrate(pert, model, chosen, [to_device(x, dev) for x in _calibration_inputs(self.calibration_data)])
         units = pert.units()
-        if self.data is None: baseline, outcomes, info = self._measure_eval_fn(pert, units, levels, compression)
-        else: baseline, outcomes, info = self._measure_data(pert, units, levels, compression, early)
+        if self.data is None: baseline, outcomes, info = self._measure_eval_fn(pert, units, levels, compression, snap, verbose)
+        else: baseline, outcomes, info = self._measure_data(pert, units, levels, compression, early, snap, verbose)
         settings = {k: (v if isinstance(v, (str, bool, int, float)) else getattr(v, 'name', repr(v)))
                     for k, v in options.items() if k != 'stats'}
+        if options.get('quant_activations'): settings['calibration'] = 'sample' if self.calibration_data is None else 'calibration_data'
         if early is not None: settings.update(early_stop=True, **early)
         results = []
         for lv in levels:
             rows = {}
             for u in units:
-                o = outcomes.get((lv, u.name), dict(compressed_metric=math.nan, delta=math.nan, params_removed=0, status='protected'))
+                o = outcomes.get((lv, u.name), dict(compressed_metric=math.nan, delta=math.nan, params_removed=0,
+                                                    status=u.status, note=u.note))
                 for name in u.layers:
                     m = chosen[name]
                     rows[name] = LayerSensitivity(name, type(m).__name__, layer_params(m), baseline, group=tuple(u.group), **o)
@@ -241,25 +323,10 @@ def _options(compression, criteria, granularity, quant_per_channel, quant_activa
     if compression == 'pruning': return dict(criteria=criteria, stats=stats)
     return dict(quant_per_channel=quant_per_channel, quant_activations=quant_activations)
 
-# %% ../nbs/55_analyzer.ipynb #41c34737
 @patch
-def sweep(self:SensitivityAnalyzer,
-          compression:str='sparsity', # 'sparsity', 'pruning' or 'quantization'
-          levels=(25, 50, 75, 90), # percents (sparsity, pruning) or bit widths (quantization)
-          *,
-          criteria='large_final', # which weights/channels go first (sparsity, pruning)
-          granularity:str='weight', # weights zeroed together (sparsity)
-          quant_per_channel:bool=True, # one weight scale per output channel (quantization)
-          quant_activations:bool=False, # also quantize each layer's input (quantization)
-          layers:list|None=None, # analyse only these layers (default: the analyzer's)
-          stats:dict|None=None, # statistics from `gather_stats`, for criteria that need data
-          early_stop:bool=False, # with data: stop evaluating a layer once its rank among the others is settled
-          min_batches:int=3, # early stopping: batches every layer sees first (at least 2)
-          tol:float=0.01, # early stopping: intervals that fit together within tol x |baseline| count as tied
-         )->SensitivitySweep:
-    "Sensitivity of each layer at every level in `levels`."
-    if isinstance(levels, (str, bytes)) or not hasattr(levels, '__iter__') or len(list(levels)) == 0:
-        raise ValueError(f"levels must be a non-empty list of levels, got {levels!r}")
+def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, granularity, quant_per_channel, quant_activations,
+                    layers, stats, verbose, early_stop, min_batches, tol)->list:
+    "One SensitivityResult per level of `levels`, sharing the baseline and the prepared perturbation."
     early = None
     if early_stop:
         if isinstance(min_batches, bool) or not isinstance(min_batches, numbers.Integral) or min_batches < 2:
@@ -267,44 +334,75 @@ def sweep(self:SensitivityAnalyzer,
         if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0 <= tol < 1:
             raise ValueError(f"tol is a fraction of the baseline metric in [0, 1), got {tol!r}")
         early = dict(min_batches=int(min_batches), tol=float(tol))
-    return SensitivitySweep(self._run(compression, list(levels), layers,
-                                      _options(compression, criteria, granularity, quant_per_channel, quant_activations, stats),
-                                      early))
+    criteria = self.criteria if criteria is None else get_criterion(criteria)
+    if compression != 'quantization' and criteria.needs and stats is None:  # an error of the analysis, not of one layer
+        raise ValueError(f"criteria {criteria.name!r} needs {', '.join(criteria.needs)}: compute "
+                         f"stats = gather_stats(model, batches, {criteria.name!r}) and pass stats=stats")
+    return self._run(compression, levels, layers, _options(compression, criteria, granularity, quant_per_channel, quant_activations, stats),
+                     early, self.verbose if verbose is None else verbose)
 
-# %% ../nbs/55_analyzer.ipynb #50dccd46
+# %% ../nbs/55_analyzer.ipynb #41c34737
 @patch
-@delegates(SensitivityAnalyzer.sweep, but=['levels'])
 def analyze(self:SensitivityAnalyzer,
             compression:str='sparsity', # 'sparsity', 'pruning' or 'quantization'
             level=50, # percent (sparsity, pruning) or bit width (quantization)
-            **kwargs, # options of `sweep`: criteria, granularity, quant_per_channel, quant_activations, layers, stats
+            *,
+            criteria=None, # which weights/channels go first (sparsity, pruning); default: the analyzer's
+            granularity:str='weight', # weights zeroed together (sparsity)
+            quant_per_channel:bool=True, # one weight scale per output channel (quantization)
+            quant_activations:bool=False, # also quantize each layer's input, ranges calibrated first (quantization)
+            layers:list|None=None, # analyse only these layers (default: the analyzer's)
+            stats:dict|None=None, # statistics from `gather_stats`, for criteria that need data
+            verbose:bool|None=None, # show a progress bar (default: the analyzer's)
+            early_stop:bool=False, # with data: stop evaluating a layer once its rank among the others is settled
+            min_batches:int=3, # early stopping: batches every layer sees first (at least 2)
+            tol:float=0.01, # early stopping: intervals that fit together within tol x |baseline| count as tied
            )->SensitivityResult:
-    "Sensitivity of each layer to `compression` at `level` (a sweep over one level)."
-    return self.sweep(compression, [level], **kwargs).results[0]
+    "Sensitivity of each layer to `compression` at `level`."
+    return self._analyze_levels(compression, [level], criteria, granularity, quant_per_channel, quant_activations,
+                                layers, stats, verbose, early_stop, min_batches, tol)[0]
+
+# %% ../nbs/55_analyzer.ipynb #50dccd46
+SWEEP_LEVELS = (25, 50, 75)
+
+@patch
+@delegates(SensitivityAnalyzer.analyze, but=['level'])
+def sweep(self:SensitivityAnalyzer,
+          compression:str='sparsity', # 'sparsity', 'pruning' or 'quantization'
+          levels=None, # percents (sparsity, pruning) or bit widths (quantization); default: `SWEEP_LEVELS` percent
+          **kwargs, # options of `analyze`: criteria, granularity, quant_per_channel, quant_activations, layers, stats, verbose, ...
+         )->SensitivitySweep:
+    "Sensitivity of each layer at every level in `levels` (one baseline and one prepared perturbation for all)."
+    if levels is None: levels = SWEEP_LEVELS
+    if isinstance(levels, (str, bytes)) or not hasattr(levels, '__iter__') or len(list(levels)) == 0:
+        raise ValueError(f"levels must be a non-empty list of levels, got {levels!r}")
+    try: args = inspect.signature(SensitivityAnalyzer.analyze).bind(self, compression, None, **kwargs)
+    except TypeError as e: raise TypeError(f"sweep: {e}; the options are those of analyze") from None
+    args.apply_defaults()
+    opts = {k: v for k, v in args.arguments.items() if k not in ('self', 'level')}
+    return SensitivitySweep(self._analyze_levels(levels=list(levels), **opts))
 
 # %% ../nbs/55_analyzer.ipynb #d94c51e8
+@delegates(SensitivityAnalyzer.analyze, but=['compression', 'level', 'criteria', 'granularity', 'verbose'])
 def analyze_sensitivity(model:nn.Module, # the model to analyse; handed back unchanged
                         sample=None, # example input (needed for pruning and activation quantization; default with data: the first batch)
                         eval_fn=None, # function model -> scalar metric; or data= and metric=
                         compression:str='sparsity', # 'sparsity', 'pruning' or 'quantization'
                         level=50, # percent (sparsity, pruning) or bit width (quantization)
                         *,
-                        criteria='large_final', # which weights/channels go first
+                        criteria='large_final', # which weights/channels go first: a name from `CRITERIA` or a `Criterion`
                         higher_is_better:bool|None=None, # False for losses (default: True, or the named metric's direction)
                         metric_name:str|None=None, # name of the metric
                         granularity:str='weight', # weights zeroed together (sparsity)
-                        layers:list|None=None, # analyse only these layers
                         verbose:bool=True, # show a progress bar
-                        quant_per_channel:bool=True, # per-output-channel weight scales (quantization)
-                        quant_activations:bool=False, # also quantize layer inputs (quantization)
-                        stats:dict|None=None, # statistics from `gather_stats`, for criteria that need data
+                        device=None, # where the analysis runs (default: where the model is)
+                        calibration_data=None, # inputs that calibrate activation ranges (default: the sample)
                         data=None, # batches, for an analysis that owns the evaluation (instead of eval_fn)
                         metric='accuracy', # with data: 'accuracy', 'loss' or a callable(outputs, targets)
                         engine:str='incremental', # with data: 'incremental' or 'full'
-                        early_stop:bool=False, # with data: stop evaluating layers whose rank is settled
+                        **kwargs, # options of `SensitivityAnalyzer.analyze`: layers, quant_per_channel, quant_activations, stats, early_stop, ...
                        )->SensitivityResult:
     "One-call sensitivity analysis: `SensitivityAnalyzer(...).analyze(...)`."
-    an = SensitivityAnalyzer(model, sample, eval_fn, higher_is_better=higher_is_better, metric_name=metric_name,
-                             layers=layers, verbose=verbose, data=data, metric=metric, engine=engine)
-    return an.analyze(compression, level, criteria=criteria, granularity=granularity, quant_per_channel=quant_per_channel,
-                      quant_activations=quant_activations, stats=stats, early_stop=early_stop)
+    an = SensitivityAnalyzer(model, sample, eval_fn, criteria=criteria, higher_is_better=higher_is_better, metric_name=metric_name,
+                             device=device, calibration_data=calibration_data, verbose=verbose, data=data, metric=metric, engine=engine)
+    return an.analyze(compression, level, granularity=granularity, **kwargs)

@@ -67,9 +67,9 @@ def scan(compression:str='sparsity', # 'sparsity', 'pruning' or 'quantization'
 
 # %% ../nbs/90_cli.ipynb #a850fc46
 def ranked_table(res, targets:dict|None=None)->pd.DataFrame:
-    "The layers ranked most sensitive first, with their compressed metric, delta, status and target."
+    "The layers ranked most sensitive first, with their compressed metric, delta, status (and why) and target."
     df = res.to_dataframe().sort_values('rank', na_position='last')
-    cols = ['rank', 'name', 'layer_type', 'params', 'compressed_metric', 'delta', 'ci_low', 'ci_high', 'status']
+    cols = ['rank', 'name', 'layer_type', 'params', 'compressed_metric', 'delta', 'ci_low', 'ci_high', 'status', 'note']
     df = df[cols].rename(columns={'compressed_metric': res.metric_name})
     df['noise'] = [res[n].within_noise for n in df.name]
     if targets is not None: df['target_pct'] = df.name.map(targets)

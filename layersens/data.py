@@ -15,8 +15,8 @@ from .core import progress
 
 # %% auto #0
 __all__ = ['METRICS', 'HIGHER_IS_BETTER', 'digits_tensors', 'digits_loaders', 'digits_sample', 'accuracy', 'cross_entropy',
-           'batch_metrics', 'evaluate', 'train_digits_resnet18', 'cache_dir', 'digits_resnet18', 'make_eval_fn',
-           'digits_eval_fn', 'fine_tune']
+           'batch_metrics', 'evaluate', 'train_digits_resnet18', 'cache_dir', 'digits_seed', 'digits_resnet18',
+           'make_eval_fn', 'digits_eval_fn', 'fine_tune']
 
 # %% ../nbs/10_data.ipynb #b491bf2e
 @functools.lru_cache(maxsize=4)
@@ -136,6 +136,12 @@ def cache_dir()->Path:
     "The folder layersens caches trained models in."
     return Path(os.environ.get('LAYERSENS_CACHE', Path.home()/'.cache'/'layersens'))
 
+def digits_seed()->int:
+    "The training seed of the embedded digits model: `$LAYERSENS_DIGITS_SEED`, default 0."
+    raw = os.environ.get('LAYERSENS_DIGITS_SEED', '0')
+    try: return int(raw)
+    except ValueError: raise ValueError(f"LAYERSENS_DIGITS_SEED must be an integer seed, got {raw!r}") from None
+
 # %% ../nbs/10_data.ipynb #0356f684
 @contextlib.contextmanager
 def _file_lock(path:Path):
@@ -170,12 +176,13 @@ def _save_atomic(obj, path:Path):
 
 # %% ../nbs/10_data.ipynb #68daf5cc
 def digits_resnet18(epochs:int=8, # training passes (part of the cache key)
-                    seed:int=0, # training seed (part of the cache key)
+                    seed:int|None=None, # training seed (part of the cache key); default `digits_seed()`
                     cache:str|Path|None=None, # cache folder; default `cache_dir()`
                     retrain:bool=False, # ignore and overwrite an existing cache
                     verbose:bool=False, # show training progress
                    )->nn.Module: # the trained ResNet18, in eval mode
     "ResNet18 trained on the digits images, from the cache when it is there."
+    if seed is None: seed = digits_seed()
     folder = Path(cache) if cache is not None else cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder/f'digits_resnet18_e{epochs}_s{seed}_v1.pt'

@@ -4,18 +4,19 @@
 
 # %% ../nbs/30_perturb.ipynb #316421cb
 from __future__ import annotations
-import copy, numbers, re, warnings
+import copy, gc, math, numbers, re, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 import torch
 from torch import nn
 import torch_pruning as tp
+from torch_pruning.dependency import index_mapping as tp_index_mapping
 from .core import compressible_layers, restoring, ModelSnapshot, tiny_cnn
 from .criteria import get_criterion, granularity_dims, keep_mask, is_depthwise, produces_channels, touches_model_output, _CONV, _LINEAR
 
 # %% auto #0
 __all__ = ['COMPRESSIONS', 'check_pct', 'check_level', 'Unit', 'Perturbed', 'forward', 'to_device', 'Perturbation',
-           'SparsityPerturbation', 'fake_quantize', 'fake_quantize_affine', 'QuantizationPerturbation',
+           'SparsityPerturbation', 'fake_quantize', 'fake_quantize_affine', 'QuantizationPerturbation', 'GroupDiverged',
            'group_params_removed', 'PruningPerturbation', 'prune_copy', 'make_perturbation']
 
 # %% ../nbs/30_perturb.ipynb #23b8215a
@@ -55,7 +56,7 @@ class Unit:
     layers:tuple # requested layers this unit reports for
     group:tuple # every compressible layer the compression touches
     module:nn.Module = field(repr=False, default=None) # the root module
-    status:str = 'ok' # 'ok', or why it cannot be compressed ('protected')
+    status:str = 'ok' # 'ok', or why it is not measured: 'protected' (must not be compressed), 'unsupported' (cannot be)
     note:str = '' # a human-readable reason for the status
 
 # %% ../nbs/30_perturb.ipynb #5965ae64
@@ -198,13 +199,69 @@ _BN = nn.modules.batchnorm._BatchNorm
 # %% ../nbs/30_perturb.ipynb #1ce37802
 def _item_role(DG, dep)->str:
     "How a group item is evaluated: 'producer', 'consumer' (zero its inputs), 'passthrough', or 'other'."
-    m, h = dep.target.module, dep.handler
-    if isinstance(m, (_CONV, _LINEAR)):
-        if isinstance(m, _CONV) and m.groups > 1 and not is_depthwise(m): return 'other'
-        return 'producer' if produces_channels(DG, dep) else 'consumer'
+    m = dep.target.module
+    if isinstance(m, (_CONV, _LINEAR)): return 'producer' if produces_channels(DG, dep) else 'consumer'
     if isinstance(m, _BN) or isinstance(m, _STRUCTURAL_OPS): return 'passthrough'
     if isinstance(m, tp.ops._ElementWiseOp) and _CHANNELWISE_OPS.match(str(m._grad_fn)): return 'passthrough'
     return 'other'
+
+def _is_grouped(m)->bool: return isinstance(m, _CONV) and m.groups > 1 and not is_depthwise(m)
+
+def _channel_groups(group)->int:
+    "Number of equal chunks the root's channels fall into: the least common multiple of the groups of its grouped convolutions."
+    return math.lcm(1, *(d.target.module.groups for d, _ in group if _is_grouped(d.target.module)))
+
+# %% ../nbs/30_perturb.ipynb #6ac435ca
+class GroupDiverged(RuntimeError):
+    "torch-pruning's dependency group kept growing: its index lists outgrew every dimension of the model."
+
+_MAPPERS = tuple(n for n in dir(tp_index_mapping) if n.startswith('update_') and n.endswith('_index_mapping') and n != 'update_index_mapping')
+
+def _node_name(node)->str: return node._name or str(node.module)
+
+def _index_limit(model:nn.Module)->int:
+    "The largest dimension of any parameter or buffer of `model`: no group item can carry more indices."
+    return max(max(t.shape, default=1) for t in [*model.parameters(), *model.buffers()])
+
+@contextmanager
+def _tp_guard(limit:int, # the most indices one group item may carry
+              unmapped:dict, # filled with {graph node: 'ErrorType: message'} for index mappings torch-pruning failed to infer
+             ):
+    "Within: a failing torch-pruning index mapping is recorded instead of raised, and a group outgrowing `limit` raises `GroupDiverged`."
+    saved = {n: getattr(tp_index_mapping, n) for n in _MAPPERS}
+    add_dep = tp.dependency.group.Group.add_dep
+    def guarded(update):
+        def run(graph, node):
+            try: update(graph, node)
+            except Exception as e: unmapped[node] = f"{type(e).__name__}: {e}"
+        return run
+    def bounded_add_dep(group, dep, idxs):
+        if len(idxs) > limit:
+            raise GroupDiverged(f"torch-pruning's group grows without end: {len(idxs)} indices at {_node_name(dep.target)}, "
+                                f"more than the largest dimension of the model ({limit})")
+        return add_dep(group, dep, idxs)
+    for n, f in saved.items(): setattr(tp_index_mapping, n, guarded(f))
+    tp.dependency.group.Group.add_dep = bounded_add_dep
+    try:
+        with warnings.catch_warnings():  # its shape inference gives up on deep graphs; what fails is reported per unit
+            warnings.filterwarnings('ignore', message='Maximum recursive depth reached')
+            yield
+    finally:
+        for n, f in saved.items(): setattr(tp_index_mapping, n, f)
+        tp.dependency.group.Group.add_dep = add_dep
+
+def _build_graph(model:nn.Module, sample)->tp.DependencyGraph:
+    "torch-pruning's dependency graph of `model` traced on `sample`; `DG.unmapped` lists the index mappings it could not infer."
+    unmapped, limit = {}, _index_limit(model)
+    with torch.enable_grad(), _tp_guard(limit, unmapped):
+        DG = tp.DependencyGraph().build_dependency(model, example_inputs=sample, verbose=False)
+    DG.unmapped, DG.index_limit = unmapped, limit
+    return DG
+
+def _group(DG, module:nn.Module, idxs:list):
+    "The group torch-pruning prunes with output channels `idxs` of `module`, expanded under `_tp_guard`."
+    with _tp_guard(DG.index_limit, DG.unmapped):
+        return DG.get_pruning_group(module, DG.get_pruner_of_module(module).prune_out_channels, idxs)
 
 # %% ../nbs/30_perturb.ipynb #90deacf5
 def group_params_removed(DG, group)->int:
@@ -216,11 +273,24 @@ def group_params_removed(DG, group)->int:
         if not isinstance(m, nn.Module): continue
         params = [p for p in m.parameters(recurse=False)]
         if isinstance(m, (_CONV, _LINEAR)) and not produces_channels(DG, dep):
-            total += m.weight.numel() // m.weight.shape[1] * k  # consumer: one input slice of the weight
+            # consumer: one input slice of the weight; a grouped convolution loses it in one group only
+            total += m.weight.numel() // m.weight.shape[1] * k // (m.groups if isinstance(m, _CONV) else 1)
         else: total += sum(p.numel() // p.shape[0] * k for p in params if p.dim() > 0)
     return total
 
 # %% ../nbs/30_perturb.ipynb #70d1c94e
+def _unsupported_reason(DG, group, channel_groups:int)->str:
+    "Why `group` cannot be pruned (empty when it can): an index mapping torch-pruning could not infer, attention, uneven channel groups."
+    for dep, _ in group:
+        for node in (dep.source, dep.target):
+            if node in DG.unmapped: return f"torch-pruning cannot map channels through {_node_name(node)} ({DG.unmapped[node]})"
+        if isinstance(dep.target.module, nn.MultiheadAttention):
+            return f"the group runs through attention ({_node_name(dep.target)}); pruning whole heads is not supported yet"
+    n = len(group[0][1])
+    if n % channel_groups:
+        return f"{n} channels do not split into {channel_groups} equal groups for its grouped convolutions"
+    return ''
+
 class PruningPerturbation(Perturbation):
     "Structured pruning of one dependency group (through torch-pruning) at a time."
     compression = 'pruning'
@@ -229,47 +299,64 @@ class PruningPerturbation(Perturbation):
     def prepare(self, model, layers, sample=None):
         if sample is None: raise ValueError("sample is required for compression='pruning': torch-pruning traces the model on it")
         super().prepare(model, layers, sample)
-        with torch.enable_grad():
-            self.DG = tp.DependencyGraph().build_dependency(model, example_inputs=sample, verbose=False)
-        self._units, self._scores, seen = [], {}, {}
+        self._units, self._scores, self._groups, seen = [], {}, {}, {}
+        try: self.DG = _build_graph(model, sample)
+        except Exception as e:
+            self.DG, note = None, f"torch-pruning cannot trace the model: {type(e).__name__}: {e}"
+            self._units = [Unit(n, (n,), (n,), m, 'unsupported', note) for n, m in layers.items()]
+            return self
         for name, m in layers.items():
             if m not in self.DG.module2node:
                 self._units.append(Unit(name, (name,), (name,), m, 'protected', 'not reached by a forward pass on the sample'))
                 continue
-            group = self._full_group(m)
+            try: group = self._full_group(m)
+            except Exception as e:
+                self._units.append(Unit(name, (name,), (name,), m, 'unsupported', f"{type(e).__name__}: {e}"))
+                continue
             key = frozenset(id(d.target.module) for d, _ in group if _item_role(self.DG, d) == 'producer')
             if key in seen: seen[key].layers += (name,); continue
             coupled = tuple(n for mm, n in self.names.items() if id(mm) in key)
             unit = Unit(name, (name,), coupled, m)
-            unit.exact = all(_item_role(self.DG, d) != 'other' for d, _ in group)
+            unit.channel_groups = _channel_groups(group)
+            # zeroing is exact when every item works channel by channel, and grouped convolutions see the root's channel order
+            unit.exact = all(_item_role(self.DG, d) != 'other' and (not _is_grouped(d.target.module) or list(ix) == list(group[0][1]))
+                             for d, ix in group)
             if touches_model_output(self.DG, group):
                 unit.status, unit.note = 'protected', 'pruning this group would remove outputs of the model'
+            elif reason := _unsupported_reason(self.DG, group, unit.channel_groups): unit.status, unit.note = 'unsupported', reason
             seen[key] = unit
             self._units.append(unit)
         return self
     def units(self): return self._units
-    def _pruning_fn(self, m): return self.DG.get_pruner_of_module(m).prune_out_channels
-    def _full_group(self, m):
-        n = self.DG.get_out_channels(m)
-        return self.DG.get_pruning_group(m, self._pruning_fn(m), list(range(n)))
+    def _full_group(self, m): return _group(self.DG, m, list(range(self.DG.get_out_channels(m))))
     def channels_to_prune(self, unit:Unit, level)->list:
-        "Indices of the root's output channels pruned at `level` percent (lowest group importance first)."
+        "Indices of the root's output channels pruned at `level` percent (lowest group importance first; the same in every channel group)."
         if unit.name not in self._scores:
             with torch.no_grad(): self._scores[unit.name] = self.criteria.importance(self.stats)(self._full_group(unit.module)).detach().cpu()
-        scores = self._scores[unit.name]
-        n = len(scores)
+        scores, g = self._scores[unit.name], unit.channel_groups
+        n = len(scores) // g  # channels per channel group; one score per position summed over the groups
         k = min(n - 1, n - int(n * (1 - level / 100)))  # torch-pruning's count: it keeps int(n * (1 - ratio)) channels
-        return sorted(torch.argsort(scores, stable=True)[:k].tolist())
+        pos = torch.argsort(scores.view(g, n).sum(0), stable=True)[:k].tolist()
+        return sorted(p + j * n for j in range(g) for p in pos)
     @contextmanager
     def apply(self, unit:Unit, level):
         if unit.status != 'ok': raise ValueError(f"layer {unit.name!r} cannot be pruned: {unit.note}")
-        idxs = self.channels_to_prune(unit, level)
+        if (unit.name, level) in self._groups: idxs, group, removed = self._groups[unit.name, level]
+        else:
+            idxs = self.channels_to_prune(unit, level)
+            group = _group(self.DG, unit.module, idxs) if idxs else None
+            removed = group_params_removed(self.DG, group) if idxs else 0
+            if self.reuse: self._groups[unit.name, level] = idxs, group, removed
         if not idxs:
             yield Perturbed(self.model, unit.group, 0, False); return
-        group = self.DG.get_pruning_group(unit.module, self._pruning_fn(unit.module), idxs)
-        removed = group_params_removed(self.DG, group)
         if not unit.exact:
-            yield Perturbed(prune_copy(self.model, self.sample, self.names[unit.module], idxs), unit.group, removed, True)
+            perturbed = None
+            try:
+                perturbed = Perturbed(prune_copy(self.model, self.sample, self.names[unit.module], idxs), unit.group, removed, True)
+                yield perturbed
+            finally:  # the copy lives only inside the with block: drop it (and its graph's reference cycles) now
+                if perturbed is not None: perturbed.model = None
+                gc.collect()
             return
         saved = {}
         try:
@@ -278,7 +365,8 @@ class PruningPerturbation(Perturbation):
                     m = dep.target.module
                     if _item_role(self.DG, dep) == 'consumer':
                         if m not in saved: saved[m] = m.weight.detach().clone()
-                        m.weight[:, ix] = 0
+                        # a grouped convolution reads input i at position i mod (inputs per group) of its weight
+                        m.weight[:, sorted({i % m.weight.shape[1] for i in ix}) if _is_grouped(m) else ix] = 0
             yield Perturbed(self.model, unit.group, removed, True, tuple(saved))
         finally:
             with torch.no_grad():
@@ -292,10 +380,8 @@ def prune_copy(model:nn.Module, # the model to copy (left untouched)
               )->nn.Module: # a physically pruned copy
     "A deep copy of `model` with channels `idxs` of `layer` (and their whole group) removed by torch-pruning."
     c = copy.deepcopy(model)
-    with torch.enable_grad():
-        DG = tp.DependencyGraph().build_dependency(c, example_inputs=sample, verbose=False)
-    m = c.get_submodule(layer)
-    DG.get_pruning_group(m, DG.get_pruner_of_module(m).prune_out_channels, idxs).prune()
+    DG = _build_graph(c, sample)
+    _group(DG, c.get_submodule(layer), idxs).prune()
     return c
 
 # %% ../nbs/30_perturb.ipynb #ed1d041d

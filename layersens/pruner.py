@@ -54,7 +54,7 @@ class Pruner:
         dev = next(model.parameters()).device
         self.example_inputs = to_device(example_inputs, dev)
         units = PruningPerturbation().prepare(model, self.layers, self.example_inputs).units()
-        self.protected = [n for u in units if u.status == 'protected' for n in u.group]
+        self.protected = [n for u in units if u.status != 'ok' for n in u.group]  # protected, or a group torch-pruning cannot prune
         prunable = [u for u in units if u.status == 'ok' and not any(self.layers[n] in self.ignored for n in u.group)]
         if not prunable: raise ValueError("model has no prunable layers: every group is protected or ignored")
         self.before = self._counts()

@@ -17,9 +17,11 @@ from .perturb import check_pct
 from .stats import within_noise
 
 # %% auto #0
-__all__ = ['LayerSensitivity', 'SensitivityResult', 'allocate_targets', 'SensitivitySweep']
+__all__ = ['UNMEASURED', 'LayerSensitivity', 'SensitivityResult', 'allocate_targets', 'SensitivitySweep']
 
 # %% ../nbs/50_results.ipynb #b7d3c217
+UNMEASURED = ('protected', 'unsupported')
+
 @dataclass
 class LayerSensitivity:
     "How one layer responds when it alone is compressed."
@@ -31,16 +33,22 @@ class LayerSensitivity:
     delta:float # degradation: positive = worse than baseline, whatever the metric's direction
     group:tuple = () # every layer compressed together with this one (pruning couples layers)
     params_removed:int = 0 # parameters zeroed (sparsity) or removed (pruning) in the whole group
-    status:str = 'ok' # 'ok'; 'unchanged' (compression changed nothing); 'nan' (metric was NaN); 'protected' (not compressible)
+    status:str = 'ok' # 'ok'; 'unchanged' (compression changed nothing); 'nan' (metric was NaN); not measured: 'protected' (not compressible), 'unsupported' (compressing or evaluating it failed)
     se:float = math.nan # standard error of delta over batches (analyses that own the data; NaN otherwise)
     ci_low:float = math.nan # lower end of the 95% interval of delta
     ci_high:float = math.nan # upper end of the 95% interval of delta
     n_batches:int = 0 # batches behind delta (0: a black-box eval_fn; fewer than all when early stopping settled it)
+    note:str = '' # why a layer is protected or unsupported (e.g. the error its evaluation raised)
 
     @property
     def unchanged(self)->bool:
         "True when the compression left the layer as it was (e.g. its weights were already that sparse)."
         return self.status == 'unchanged'
+
+    @property
+    def measured(self)->bool:
+        "False for layers that were not evaluated: protected or unsupported (see `UNMEASURED`)."
+        return self.status not in UNMEASURED
 
     @property
     def within_noise(self)->bool:
@@ -89,8 +97,8 @@ def _rank_key(l:LayerSensitivity)->float: return math.inf if math.isnan(l.delta)
 # %% ../nbs/50_results.ipynb #ec4c2e62
 @patch
 def ranked(self:SensitivityResult, most_sensitive:bool=True)->list:
-    "Rankable layers (all but protected ones), most sensitive first (or most robust first)."
-    rankable = [l for l in self.layers if l.status != 'protected']
+    "Measured layers (all but protected and unsupported ones), most sensitive first (or most robust first)."
+    rankable = [l for l in self.layers if l.measured]
     return sorted(rankable, key=_rank_key, reverse=most_sensitive)
 
 @patch
@@ -134,6 +142,9 @@ def summary(self:SensitivityResult, n:int=3 # layers listed as most sensitive an
     for status, what in [('nan', 'metric was NaN'), ('unchanged', 'compression changed nothing'), ('protected', 'not compressible')]:
         names = [l.name for l in self.layers if l.status == status]
         if names: lines.append(f"{what}: {', '.join(names)}")
+    failed = [l for l in self.layers if l.status == 'unsupported']
+    if failed: lines.append("unsupported (not measured, left uncompressed by to_layer_targets):\n"
+                            + '\n'.join(f"  {l.name}: {l.note}" for l in failed))
     noisy = [l.name for l in self.layers if l.within_noise]
     if noisy: lines.append(f"within noise (95% interval of delta includes 0): {', '.join(noisy)}")
     print('\n'.join(lines))
@@ -152,7 +163,7 @@ def plot(self:SensitivityResult,
         ): # the matplotlib Figure
     "Bar chart of each layer's delta, in model order."
     fig, ax = _figure(ax, figsize)
-    ls = [l for l in self.layers if l.status != 'protected']
+    ls = [l for l in self.layers if l.measured]
     deltas = np.array([l.delta for l in ls], dtype=float)
     finite = np.nan_to_num(deltas, nan=0.)
     top = np.nanmax(np.abs(deltas)) if np.isfinite(deltas).any() else 1.
@@ -215,7 +226,7 @@ def to_layer_targets(self:SensitivityResult,
                          f"no targets within those bounds can average to it")
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma >= 0 or math.isinf(gamma):
         raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
-    layers = [l for l in self.layers if l.status != 'protected']
+    layers = [l for l in self.layers if l.measured]
     if not layers: raise ValueError("this result has no compressible layers to give targets to")
     modules = select_layers(model, [l.name for l in layers])
     unit_of = {l.name: (l.group if self.compression == 'pruning' and l.group else (l.name,)) for l in layers}
@@ -280,10 +291,12 @@ class SensitivitySweep:
     def levels(self)->list: return [r.level for r in self.results]
     def __len__(self): return len(self.results)
     def __iter__(self): return iter(self.results)
-    def __getitem__(self, level)->SensitivityResult:
+    def __getitem__(self, i): return self.results[i]
+    def at(self, level)->SensitivityResult:
+        "The result at `level` (a percent or bit width, not a position)."
         for r in self.results:
             if r.level == level: return r
-        raise KeyError(f"no level {level!r} in this sweep; levels are {self.levels}")
+        raise KeyError(f"level: no level {level!r} in this sweep; levels are {self.levels}")
 
 # %% ../nbs/50_results.ipynb #4de0d4ba
 @patch
@@ -300,7 +313,7 @@ def plot(self:SensitivitySweep,
     "Each layer's delta against the level, one line per layer."
     fig, ax = _figure(ax, figsize)
     df = self.to_dataframe()
-    df = df[df.status != 'protected']
+    df = df[~df.status.isin(UNMEASURED)]
     names = layers if layers is not None else list(dict.fromkeys(df.name))
     cmap = plt.cm.viridis
     for i, n in enumerate(names):

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Run the notebooks against digits models trained with seeds 0, 1 and 2, each in its own cache folder,
+# and report per seed and notebook. A notebook may only assert what holds for every model the recipe trains.
+#   tools/check_claims.sh                 # the notebooks that use the digits model, seeds 0 1 2
+#   tools/check_claims.sh --all           # every notebook
+#   SEEDS="3 4" tools/check_claims.sh nbs/tutorials/prune.ipynb
+# Cache folders: $LAYERSENS_CLAIMS_CACHE/seed<N> (default ~/.cache/layersens-claims). Exit status 1 if any fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+seeds=${SEEDS:-"0 1 2"}
+root=${LAYERSENS_CLAIMS_CACHE:-$HOME/.cache/layersens-claims}
+if [ "${1:-}" = "--all" ]; then shift; nbs=$(find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -name '_*' | sort)
+elif [ $# -gt 0 ]; then nbs="$*"
+else nbs=$(grep -l 'digits' $(find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -name '_*') | sort)
+fi
+report=$(mktemp)
+for s in $seeds; do
+  mkdir -p "$root/seed$s"
+  echo "== seed $s (LAYERSENS_CACHE=$root/seed$s)"
+  LAYERSENS_DIGITS_SEED=$s LAYERSENS_CACHE="$root/seed$s" python - "$s" $nbs <<'PY' | tee -a "$report"
+import sys, time
+from pathlib import Path
+from fastcore.parallel import parallel
+from nbdev.config import get_config
+from nbdev.test import test_nb
+from layersens.data import digits_resnet18, evaluate, digits_loaders
+seed, files = sys.argv[1], [Path(f).absolute() for f in sys.argv[2:]]
+cfg = get_config()
+model = digits_resnet18(verbose=False)  # train (or load) once, before the notebooks run in parallel
+acc = evaluate(model, digits_loaders()[1])['accuracy']
+print(f"seed {seed}: digits model valid accuracy {acc:.4f}", flush=True)
+res = parallel(test_nb, files, skip_flags=cfg.tst_flags.split(), force_flags=[], n_workers=min(2, len(files)),
+               basepath=cfg.config_path, pause=0.01)
+for f, (ok, t) in zip(files, res):
+    print(f"seed {seed}  {'pass' if ok else 'FAIL'}  {t:6.0f}s  {f.relative_to(cfg.config_path)}", flush=True)
+PY
+done
+echo; echo "== summary"; grep -E '^seed [0-9]+ ' "$report"
+n_fail=$(grep -cE '^seed [0-9]+  FAIL' "$report"); n_pass=$(grep -cE '^seed [0-9]+  pass' "$report")
+echo "$n_pass passed, $n_fail failed"
+rm -f "$report"
+[ "$n_fail" -eq 0 ]
