@@ -12,7 +12,7 @@ from torch import nn
 import warnings
 from .core import select_layers, layer_params, restoring, progress, ModelSnapshot
 from .stats import mean_ci
-from .data import HIGHER_IS_BETTER, _metric_fns, _check_batch
+from .evaluation import get_metric, split_batch, model_output
 from .criteria import get_criterion
 from .perturb import check_level, make_perturbation, to_device, forward, COMPRESSIONS
 from .engine import IncrementalForward, UnsafeForIncremental
@@ -77,11 +77,13 @@ class SensitivityAnalyzer:
                  metric_name:str|None=None, # name of the metric, for tables and plots (default: 'accuracy' or `metric`'s name)
                  device=None, # where the analysis runs ('cpu', 'cuda', a torch.device); default: where the model is
                  calibration_data=None, # inputs that calibrate activation ranges (quant_activations): a tensor or batches; default: the sample
-                 layers:list|None=None, # names of the layers to analyse (default: every Conv and Linear)
+                 layers:list|None=None, # names of the layers to analyse (default: every Conv and Linear, attention in-projections included)
+                 include_embeddings:bool=False, # also analyse `nn.Embedding` layers
                  verbose:bool=True, # show a progress bar (default of every analysis)
                  data=None, # a DataLoader or list of (inputs, targets) batches: the analyzer evaluates itself
                  metric='accuracy', # with `data`: 'accuracy', 'loss', or a callable(outputs, targets) -> scalar (mean over the batch)
                  engine:str='incremental', # with `data`: 'incremental' (recompute downstream of the layer only) or 'full'
+                 output_fn=None, # with `data`: function outputs -> tensor scored (default: logits / last_hidden_state / first tensor)
                 ):
         if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if (eval_fn is None) == (data is None):
@@ -95,20 +97,21 @@ class SensitivityAnalyzer:
         if data is not None:
             if isinstance(data, (torch.Tensor, str, bytes)) or not hasattr(data, '__iter__'):
                 raise TypeError(f"data must be a DataLoader or a list of (inputs, targets) batches, got {type(data).__name__}")
-            if not (callable(metric) or isinstance(metric, str)):
-                raise TypeError(f"metric must be a name or a callable(outputs, targets), got {type(metric).__name__}")
-            (name, self.metric_fn), = _metric_fns(metric, 'metric').items()
-            if higher_is_better is None: higher_is_better = HIGHER_IS_BETTER.get(name, True)
-            metric_name = metric_name or name
+            self.metric_fn = get_metric(metric, 'metric')
+            if higher_is_better is None: higher_is_better = self.metric_fn.higher_is_better
+            metric_name = metric_name or self.metric_fn.name
+            if output_fn is not None and not callable(output_fn):
+                raise TypeError(f"output_fn must be a function outputs -> tensor, got {type(output_fn).__name__}")
             if engine not in _ENGINES: raise ValueError(f"engine must be one of {', '.join(map(repr, _ENGINES))}, got {engine!r}")
         if calibration_data is not None and (isinstance(calibration_data, (str, bytes)) or
                                              not isinstance(calibration_data, (torch.Tensor, dict)) and not hasattr(calibration_data, '__iter__')):
             raise TypeError(f"calibration_data must be a tensor or batches (a DataLoader or a list), got {type(calibration_data).__name__}")
-        self.model, self.sample, self.eval_fn, self.engine = model, sample, eval_fn, engine
+        self.model, self.sample, self.eval_fn, self.engine, self.output_fn = model, sample, eval_fn, engine, output_fn
         self.criteria, self.device, self.calibration_data = get_criterion(criteria), _check_device(device), calibration_data
         self.higher_is_better = True if higher_is_better is None else higher_is_better
         self.metric_name, self.verbose = str(metric_name or 'accuracy'), verbose
-        self.layers = list(select_layers(model, layers))
+        self.include_embeddings = include_embeddings
+        self.layers = list(select_layers(model, layers, include_embeddings=include_embeddings))
 
 # %% ../nbs/55_analyzer.ipynb #5b413abb
 def _failure(e:Exception, limit:int=300)->dict:
@@ -154,17 +157,18 @@ def _measure_eval_fn(self:SensitivityAnalyzer, pert, units, levels, compression,
     return baseline, out, {}
 
 # %% ../nbs/55_analyzer.ipynb #0a54768a
-def _n_items(y)->int: return int(y.shape[0]) if isinstance(y, torch.Tensor) and y.dim() > 0 else len(y)
-
 def _first_inputs(data, n:int=16):
-    x = _check_batch(0, next(iter(data)))[0]
+    "The inputs of the first batch (at most `n` rows of a tensor): the default sample for tracing."
+    x = split_batch(next(iter(data)), 0)[0]
     return x[:n] if isinstance(x, torch.Tensor) else x
 
 def _notice(e:Exception):
     warnings.warn(f"layersens: incremental evaluation unavailable ({e}); evaluating the full model for every layer", stacklevel=3)
 
 @patch
-def _batch_metric(self:SensitivityAnalyzer, out, y)->float: return metric_value(self.metric_fn(out, y), 'metric')
+def _score(self:SensitivityAnalyzer, out, y, ref, x)->tuple:
+    "(value, items) of the metric on one batch's output `out`; `ref` is the unperturbed output."
+    return self.metric_fn.score(model_output(out, self.output_fn), y, ref, x)
 
 def _delta_ci(vals:list, base:np.ndarray, ns:np.ndarray, sign:float)->dict:
     "`mean_ci` of a unit's per-batch deltas from its (batch, value) pairs; NaN bounds while it cannot be computed."
@@ -187,7 +191,7 @@ def _settled(iv:dict, key, tol:float)->bool:
 @patch
 def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, early, snap, verbose)->tuple:
     "Baseline and {(level, unit name): outcome} batch by batch, incrementally where possible."
-    model, sign = self.model, (1. if self.higher_is_better else -1.)
+    model, sign, M = self.model, (1. if self.higher_is_better else -1.), self.metric_fn
     dev = next(model.parameters()).device
     fwd = None
     pert.reuse = True  # each unit is applied once per batch to weights nothing else changes
@@ -199,7 +203,7 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
     base, ns, vals, info, failed = [], [], {(lv, u.name): [] for lv, u in todo}, {}, {}
     total = len(self.data) if hasattr(self.data, '__len__') else None
     for b, batch in enumerate(progress(self.data, total=total, desc=f"{compression} sensitivity", verbose=verbose and total is not None)):
-        x, y = _check_batch(b, batch)
+        x, y = split_batch(batch, b)
         x, y = to_device(x, dev), to_device(y, dev)
         with torch.no_grad():
             out = None
@@ -207,7 +211,9 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
                 try: out = fwd.run(x)
                 except UnsafeForIncremental as e: _notice(e); fwd = None
             if out is None: out = forward(model, x)
-            base.append(self._batch_metric(out, y)); ns.append(_n_items(y))
+            ref = model_output(out, self.output_fn)
+            v, n = self._score(out, y, ref, x)
+            base.append(v); ns.append(n)
             for lv, u in todo:
                 key = (lv, u.name)
                 if key not in active: continue
@@ -217,26 +223,27 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
                         if not p.changed: active.discard(key); continue
                         o = None
                         if fwd is not None and p.model is model and p.modified:
-                            try: o = fwd.rerun(p.modified)
+                            try: o = fwd.rerun(tuple(getattr(m, 'owner', m) for m in p.modified))
                             except UnsafeForIncremental as e: _notice(e); fwd = None
                         if o is None: o = forward(p.model, x)
-                        vals[key].append((b, self._batch_metric(o, y)))
+                        vals[key].append((b, self._score(o, y, ref, x)[0]))
                 except Exception as e:
                     failed[key] = _failure(e)
                     active.discard(key)
                     snap.restore(); model.eval()
         if early is not None and b + 1 >= early['min_batches']:
-            base_a, n_a = np.array(base), np.array(ns, dtype=float)
-            tol = early['tol'] * abs((base_a * n_a).sum() / n_a.sum())
+            base_a, n_a = np.array([M.per_batch(v) for v in base]), np.array(ns, dtype=float)
+            tol = early['tol'] * abs(M.combine(base, ns))
             for lv in levels:
-                cis = {k: _delta_ci(vals[k], base_a, n_a, sign) for k in vals
+                cis = {k: _delta_ci([(i, M.per_batch(v)) for i, v in vals[k]], base_a, n_a, sign) for k in vals
                        if k[0] == lv and k not in failed and info.get(k, (0, False))[1]}
                 iv = {k: (ci['lo'], ci['hi']) for k, ci in cis.items()}
                 for k in iv:
                     if k in active and _settled(iv, k, tol): active.discard(k)
-    if not base: raise ValueError("data is empty: pass a DataLoader or a list of (inputs, targets) batches")
+    if not base: raise ValueError("data is empty: pass a DataLoader or a list of batches")
     base_a, n_a = np.array(base), np.array(ns, dtype=float)
-    baseline = float((base_a * n_a).sum() / n_a.sum())
+    base_f = np.array([M.per_batch(v) for v in base])
+    baseline = M.combine(base, ns)
     if math.isnan(baseline): raise ValueError("metric is NaN for the unmodified model; it cannot be compared")
     out = {}
     for lv, u in todo:
@@ -246,10 +253,10 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
         if not changed:
             out[key] = dict(compressed_metric=baseline, delta=0., params_removed=removed, status='unchanged'); continue
         bs = [b for b, _ in vals[key]]
-        v, n, bb = np.array([v for _, v in vals[key]]), n_a[bs], base_a[bs]
-        value, base_sub = float((v * n).sum() / n.sum()), float((bb * n).sum() / n.sum())
+        v, n, bb = [v for _, v in vals[key]], n_a[bs], base_a[bs]
+        value, base_sub = M.combine(v, n), M.combine(bb, n)
         delta = sign * (base_sub - value)
-        ci = _delta_ci(vals[key], base_a, n_a, sign)
+        ci = _delta_ci([(i, M.per_batch(v)) for i, v in vals[key]], base_f, n_a, sign)
         full = len(bs) == len(base)
         out[key] = dict(compressed_metric=value if full else baseline - sign * delta, delta=delta, params_removed=removed,
                         status='nan' if math.isnan(value) else 'ok', se=ci['se'], ci_low=ci['lo'], ci_high=ci['hi'], n_batches=len(bs))
@@ -260,7 +267,7 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
 def _calibration_inputs(data)->list:
     "The inputs of `calibration_data`: a tensor (or dict) is one input; batches give each batch's inputs."
     if isinstance(data, (torch.Tensor, dict)): return [data]
-    inputs = [b[0] if isinstance(b, (tuple, list)) and len(b) == 2 else b for b in data]
+    inputs = [split_batch(b, i)[0] for i, b in enumerate(data)]
     if not inputs: raise ValueError("calibration_data is empty: pass a tensor or at least one batch")
     return inputs
 
@@ -285,7 +292,7 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
         dev = next(model.parameters()).device
         sample = self.sample if self.sample is not None or self.data is None else _first_inputs(self.data)
         sample = to_device(sample, dev) if sample is not None else None
-        chosen = select_layers(model, layers if layers is not None else self.layers)
+        chosen = select_layers(model, layers if layers is not None else self.layers, include_embeddings=self.include_embeddings)
         pert = make_perturbation(compression, **options).prepare(model, chosen, sample)
         if options.get('quant_activations') and self.calibration_data is not None:
             _calibrate(pert, model, chosen, [to_device(x, dev) for x in _calibration_inputs(self.calibration_data)])
@@ -400,9 +407,12 @@ def analyze_sensitivity(model:nn.Module, # the model to analyse; handed back unc
                         data=None, # batches, for an analysis that owns the evaluation (instead of eval_fn)
                         metric='accuracy', # with data: 'accuracy', 'loss' or a callable(outputs, targets)
                         engine:str='incremental', # with data: 'incremental' or 'full'
+                        output_fn=None, # with data: function outputs -> tensor scored
+                        include_embeddings:bool=False, # also analyse `nn.Embedding` layers
                         **kwargs, # options of `SensitivityAnalyzer.analyze`: layers, quant_per_channel, quant_activations, stats, early_stop, ...
                        )->SensitivityResult:
     "One-call sensitivity analysis: `SensitivityAnalyzer(...).analyze(...)`."
     an = SensitivityAnalyzer(model, sample, eval_fn, criteria=criteria, higher_is_better=higher_is_better, metric_name=metric_name,
-                             device=device, calibration_data=calibration_data, verbose=verbose, data=data, metric=metric, engine=engine)
+                             device=device, calibration_data=calibration_data, verbose=verbose, data=data, metric=metric, engine=engine,
+                             output_fn=output_fn, include_embeddings=include_embeddings)
     return an.analyze(compression, level, granularity=granularity, **kwargs)

@@ -16,7 +16,7 @@ from .stats import spearman, kendall_tau, bootstrap_ci, rankdata
 from .results import SensitivityResult, SensitivitySweep, _figure
 from .analyzer import SensitivityAnalyzer
 from .metrics import layer_metrics, LAYER_METRICS
-from .data import _metric_fns
+from .evaluation import get_metric
 from fastcore.basics import patch
 
 # %% auto #0
@@ -134,7 +134,7 @@ class MetricReport:
         if isinstance(batches_per_seed, bool) or not isinstance(batches_per_seed, numbers.Integral) or \
            not 1 <= batches_per_seed <= len(self.batches):
             raise ValueError(f"batches_per_seed must be an int from 1 to {len(self.batches)} (the batches in data), got {batches_per_seed!r}")
-        (self.eval_metric_name, _), = _metric_fns(eval_metric, 'eval_metric').items()
+        self.eval_metric_name = get_metric(eval_metric, 'eval_metric').name
         self.model, self.seeds, self.eval_metric, self.verbose = model, seeds, eval_metric, verbose
         self.layers, self.sample = list(select_layers(model, layers)), sample
         self.draws = {s: sorted(np.random.default_rng(s).choice(len(self.batches), batches_per_seed, replace=False).tolist())

@@ -4,28 +4,89 @@
 
 # %% ../nbs/00_core.ipynb #71cf9405
 from __future__ import annotations
-import difflib, sys, time
+import difflib, sys, time, weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 import torch
+import torch.nn.functional as F
 from torch import nn
 import pandas as pd
 
 # %% auto #0
-__all__ = ['COMPRESSIBLE_TYPES', 'compressible_layers', 'tiny_cnn', 'layer_params', 'layer_inventory', 'select_layers',
-           'ModelSnapshot', 'restoring', 'progress']
+__all__ = ['COMPRESSIBLE_TYPES', 'EMBEDDING_TYPES', 'WeightView', 'weight_views', 'compressible_layers', 'tiny_cnn',
+           'layer_params', 'layer_inventory', 'select_layers', 'ModelSnapshot', 'restoring', 'progress']
 
 # %% ../nbs/00_core.ipynb #d6f582c8
 COMPRESSIBLE_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+EMBEDDING_TYPES = (nn.Embedding,)
+
+# %% ../nbs/00_core.ipynb #d3afa06e
+class WeightView(nn.Linear):
+    "A Linear-shaped handle on a weight stored in another module (attention in-projection, GPT-2 Conv1D); writes go to the model."
+    def __init__(self, owner:nn.Module, # the module of the model that holds the weight
+                 weight:str, # name of the weight parameter on `owner`
+                 bias:str|None=None, # name of the bias parameter on `owner`, if any
+                 rows:slice|None=None, # the rows of the (transposed) weight this layer is (default: all)
+                 bias_rows:slice|None=None, # the entries of the bias this layer has (default: `rows`)
+                 transposed:bool=False, # the weight is stored (in, out), as in Conv1D
+                ):
+        nn.Module.__init__(self)
+        # plain attributes (not submodules): the view must not register or keep alive the model's modules
+        self.__dict__.update(_owner=weakref.ref(owner), _w=weight, _b=bias, _rows=rows,
+                             _brows=rows if bias_rows is None else bias_rows, transposed=transposed)
+        self.out_features, self.in_features = self.weight.shape
+    @property
+    def owner(self)->nn.Module: return self._owner()
+    @property
+    def param(self)->nn.Parameter: return getattr(self.owner, self._w)
+    @property
+    def weight(self)->torch.Tensor: return self.to_view(self.param)
+    @property
+    def bias(self)->torch.Tensor|None:
+        b = getattr(self.owner, self._b) if self._b else None
+        return b if b is None or self._brows is None else b[self._brows]
+    def to_view(self, t:torch.Tensor)->torch.Tensor:
+        "`t`, shaped like the stored parameter, as this layer's (out, in) weight: transposed and sliced, a view."
+        if self.transposed: t = t.t()
+        return t if self._rows is None else t[self._rows]
+    def extra_repr(self)->str:
+        return f"{type(self.owner).__name__}.{self._w}, in_features={self.in_features}, out_features={self.out_features}"
+
+_VIEWS = weakref.WeakKeyDictionary()  # owner module -> {name suffix: WeightView}: the same objects on every call
+
+def _is_conv1d(m)->bool: return type(m).__name__ == 'Conv1D' and type(m).__module__.startswith('transformers') and hasattr(m, 'nf')
+
+def weight_views(module:nn.Module, # a module of the model
+                 name:str='', # its qualified name
+                )->dict: # {qualified name: WeightView}; empty for modules whose weights are ordinary layers
+    "The layers a module stores outside `nn.Linear`: MultiheadAttention's in-projection(s), a Conv1D."
+    if isinstance(module, nn.MultiheadAttention):
+        if module not in _VIEWS:
+            E, b = module.embed_dim, 'in_proj_bias' if module.in_proj_bias is not None else None
+            if module._qkv_same_embed_dim: views = {'in_proj': WeightView(module, 'in_proj_weight', b)}
+            else: views = {f'{k}_proj': WeightView(module, f'{k}_proj_weight', b, bias_rows=slice(i * E, (i + 1) * E))
+                           for i, k in enumerate('qkv')}
+            _VIEWS[module] = views
+        return {f"{name}.{k}" if name else k: v for k, v in _VIEWS[module].items()}
+    if _is_conv1d(module):
+        if module not in _VIEWS: _VIEWS[module] = {'': WeightView(module, 'weight', 'bias' if module.bias is not None else None, transposed=True)}
+        return {name: _VIEWS[module]['']}
+    return {}
 
 # %% ../nbs/00_core.ipynb #1c6b6a47
 def compressible_layers(model:nn.Module, # the model to inspect
                         types:tuple=COMPRESSIBLE_TYPES, # module types that count as compressible
+                        include_embeddings:bool=False, # also count `nn.Embedding` layers
                        )->dict: # {qualified name: module}, in the order of `named_modules`
-    "The compressible layers of `model` by qualified name."
+    "The compressible layers of `model` by qualified name (attention in-projections and Conv1D as `WeightView`s)."
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return {n: m for n, m in model.named_modules() if isinstance(m, types) and n}
+    out, linear = {}, issubclass(nn.Linear, tuple(types)) if types else False
+    for n, m in model.named_modules():
+        if not n: continue
+        if linear and (views := weight_views(m, n)): out.update(views)
+        elif isinstance(m, types) or include_embeddings and isinstance(m, EMBEDDING_TYPES): out[n] = m
+    return out
 
 # %% ../nbs/00_core.ipynb #9888b952
 def tiny_cnn(num_classes:int=10, # outputs of the final classifier
@@ -52,25 +113,28 @@ def tiny_cnn(num_classes:int=10, # outputs of the final classifier
 
 # %% ../nbs/00_core.ipynb #52c39fbd
 def layer_params(module:nn.Module)->int:
-    "Number of parameters held directly by `module` (weight and bias)."
+    "Number of parameters of a layer: its weight and bias (those of a `WeightView` too)."
+    if isinstance(module, WeightView): return module.weight.numel() + (module.bias.numel() if module.bias is not None else 0)
     return sum(p.numel() for p in module.parameters(recurse=False))
 
 # %% ../nbs/00_core.ipynb #9ccf663e
 def layer_inventory(model:nn.Module, # the model to inspect
                     types:tuple=COMPRESSIBLE_TYPES, # module types that count as compressible
+                    include_embeddings:bool=False, # also list `nn.Embedding` layers
                    )->pd.DataFrame: # one row per layer: name, layer_type, weight_shape, params
     "A table of the compressible layers of `model`."
     rows = [dict(name=n, layer_type=type(m).__name__, weight_shape=tuple(m.weight.shape), params=layer_params(m))
-            for n, m in compressible_layers(model, types).items()]
+            for n, m in compressible_layers(model, types, include_embeddings).items()]
     return pd.DataFrame(rows, columns=['name', 'layer_type', 'weight_shape', 'params'])
 
 # %% ../nbs/00_core.ipynb #c489e863
 def select_layers(model:nn.Module, # the model whose layers are chosen
                   layers:list|None=None, # qualified names to keep; None keeps every compressible layer
                   types:tuple=COMPRESSIBLE_TYPES, # module types that count as compressible
+                  include_embeddings:bool=False, # also count `nn.Embedding` layers
                  )->dict: # {qualified name: module}
     "Compressible layers of `model`, restricted to `layers` when given, with clear errors."
-    available = compressible_layers(model, types)
+    available = compressible_layers(model, types, include_embeddings)
     if not available:
         kinds = ', '.join(t.__name__ for t in types)
         raise ValueError(f"model has no compressible layers (looked for {kinds}); nothing to analyze")

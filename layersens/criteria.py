@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 import torch_pruning as tp
-from .core import tiny_cnn, compressible_layers, restoring
+from .core import tiny_cnn, compressible_layers, restoring, WeightView
+from .evaluation import split_batch, forward, to_device, model_output
 
 # %% auto #0
 __all__ = ['CATEGORIES', 'CRITERIA', 'large_final', 'GRANULARITIES', 'Criterion', 'register_criterion', 'get_criterion',
@@ -80,7 +81,7 @@ GRANULARITIES = {
     'linear': {'weight': (), 'row': 'all_but_0', 'column': 'all_but_1', 'filter': 'all_but_0', 'input_channel': 'all_but_1'},
 }
 
-def _kind(module): return 'conv' if isinstance(module, nn.modules.conv._ConvNd) else 'linear' if isinstance(module, nn.Linear) else None
+def _kind(module): return 'conv' if isinstance(module, nn.modules.conv._ConvNd) else 'linear' if isinstance(module, (nn.Linear, nn.Embedding)) else None
 
 # %% ../nbs/20_criteria.ipynb #59797e01
 def granularity_dims(module:nn.Module, # a Conv or Linear layer
@@ -151,6 +152,21 @@ def _sipp_max(module:nn.Module, x:torch.Tensor, current:torch.Tensor|None, chunk
 # %% ../nbs/20_criteria.ipynb #e82884f1
 def _as_list(criteria): return [criteria] if isinstance(criteria, (str, Criterion)) else list(criteria)
 
+def _stored(m:nn.Module)->nn.Parameter:
+    "The parameter a layer's weight is stored in (a `WeightView`'s lives in its owner)."
+    return m.param if isinstance(m, WeightView) else m.weight
+
+def _weight_grad(m:nn.Module):
+    "The gradient of a layer's weight, shaped like the weight, or None."
+    g = _stored(m).grad
+    return None if g is None else m.to_view(g) if isinstance(m, WeightView) else g
+
+def _init_weight(sd:dict, n:str, m:nn.Module):
+    "Layer `n`'s weight in the state_dict `sd` (a view's from its owner's entry), or None."
+    if not isinstance(m, WeightView): return sd.get(f"{n}.weight")
+    w0 = sd.get(f"{n if m.transposed else n.rsplit('.', 1)[0]}.{m._w}")
+    return None if w0 is None else m.to_view(w0)
+
 def gather_stats(model:nn.Module, # the model; handed back unchanged
                  batches, # a DataLoader or list of (inputs, targets) batches
                  criteria='large_final', # a criterion or a list of them: which statistics to gather
@@ -166,7 +182,7 @@ def gather_stats(model:nn.Module, # the model; handed back unchanged
         if init is None: raise ValueError("init is required: movement criteria compare with the initial weights")
         sd = init.state_dict() if isinstance(init, nn.Module) else init
         for n, m in layers.items():
-            w0 = sd.get(f"{n}.weight")
+            w0 = _init_weight(sd, n, m)
             if w0 is None or w0.shape != m.weight.shape:
                 raise ValueError(f"init: no initial weight of shape {tuple(m.weight.shape)} for layer {n!r}")
             stats[m]['init'] = w0.detach().to(m.weight.device).clone()
@@ -177,22 +193,27 @@ def gather_stats(model:nn.Module, # the model; handed back unchanged
     n_batches = 0
     with restoring(model):
         model.eval()
-        for m in layers.values(): m.weight.requires_grad_(True)
-        for i, (x, y) in enumerate(batches):
+        for m in layers.values(): _stored(m).requires_grad_(True)
+        def sipp_hook(m):  # a view's input is its owner's first input (the query of an attention module)
+            def hook(mod, args): stats[m]['sipp'] = _sipp_max(m, args[0], stats[m].get('sipp'))
+            return hook
+        for i, batch in enumerate(batches):
+            x, y = split_batch(batch, i)
+            if grad_needs and y is None: raise ValueError(f"batches: batch {i} has no targets; gradient statistics need (inputs, targets) batches")
             hooks = []
             if 'sipp' in needs and i < sipp_batches:
-                def hook(mod, args): stats[mod]['sipp'] = _sipp_max(mod, args[0], stats[mod].get('sipp'))
-                hooks = [m.register_forward_pre_hook(hook) for m in layers.values()]
+                hooks = [getattr(m, 'owner', m).register_forward_pre_hook(sipp_hook(m)) for m in layers.values()]
             try:
                 model.zero_grad(set_to_none=True)
                 with torch.set_grad_enabled(bool(grad_needs)):
-                    out = model(x.to(dev))
+                    out = model_output(forward(model, to_device(x, dev)))
                     if grad_needs: loss_fn(out, y.to(dev)).backward()
             finally:
                 for h in hooks: h.remove()
             if grad_needs:
                 for m in layers.values():
-                    g = m.weight.grad.detach().float() if m.weight.grad is not None else torch.zeros_like(sums[m][next(iter(grad_needs))])
+                    g = _weight_grad(m)
+                    g = g.detach().float() if g is not None else torch.zeros_like(sums[m][next(iter(grad_needs))])
                     if 'grad' in grad_needs: sums[m]['grad'] += g
                     if 'grad_abs' in grad_needs: sums[m]['grad_abs'] += g.abs()
                     if 'grad_sq' in grad_needs: sums[m]['grad_sq'] += g * g

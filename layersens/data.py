@@ -12,11 +12,11 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 import pandas as pd
 from .core import progress
+from .evaluation import METRICS, HIGHER_IS_BETTER, Metric, get_metric, split_batch, batch_metrics, evaluate, _device_of
 
 # %% auto #0
-__all__ = ['METRICS', 'HIGHER_IS_BETTER', 'digits_tensors', 'digits_loaders', 'digits_sample', 'accuracy', 'cross_entropy',
-           'batch_metrics', 'evaluate', 'train_digits_resnet18', 'cache_dir', 'digits_seed', 'digits_resnet18',
-           'make_eval_fn', 'digits_eval_fn', 'fine_tune']
+__all__ = ['digits_tensors', 'digits_loaders', 'digits_sample', 'train_digits_resnet18', 'cache_dir', 'digits_seed',
+           'digits_resnet18', 'make_eval_fn', 'digits_eval_fn', 'fine_tune']
 
 # %% ../nbs/10_data.ipynb #b491bf2e
 @functools.lru_cache(maxsize=4)
@@ -49,68 +49,6 @@ def digits_loaders(bs:int=64, # batch size
 def digits_sample(n:int=16)->torch.Tensor:
     "The first `n` validation images: an example input for tracing and calibration."
     return digits_tensors()[2][:n]
-
-# %% ../nbs/10_data.ipynb #2473f881
-def accuracy(logits:torch.Tensor, target:torch.Tensor)->torch.Tensor:
-    "Fraction of rows whose arg-max is the target."
-    return (logits.argmax(-1) == target).double().mean()
-
-# %% ../nbs/10_data.ipynb #8d828912
-def cross_entropy(logits:torch.Tensor, target:torch.Tensor)->torch.Tensor:
-    "Mean cross-entropy loss."
-    return F.cross_entropy(logits.float(), target)
-
-# %% ../nbs/10_data.ipynb #32ba4f0b
-METRICS = {'accuracy': accuracy, 'loss': cross_entropy}
-HIGHER_IS_BETTER = {'accuracy': True, 'loss': False}
-
-# %% ../nbs/10_data.ipynb #4042c27e
-def _metric_fns(metrics, arg:str='metrics'):
-    "{name: function} for metric names from `METRICS` or callables; an unknown name is an error naming `arg`."
-    if isinstance(metrics, str) or callable(metrics): metrics = [metrics]
-    out = {}
-    for m in metrics:
-        if callable(m): out[getattr(m, '__name__', 'metric')] = m
-        elif m in METRICS: out[m] = METRICS[m]
-        else: raise ValueError(f"{arg}: unknown metric {m!r}; choose from {', '.join(METRICS)} or pass a callable(logits, target)")
-    return out
-
-def _check_batch(i:int, batch)->tuple:
-    "`batch` (number `i` of the data) if it is an (inputs, targets) pair; an error naming `data` otherwise."
-    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-        raise ValueError(f"data: batch {i} must be an (inputs, targets) pair, got {type(batch).__name__}"
-                         + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else ''))
-    return batch
-
-# %% ../nbs/10_data.ipynb #ea21a88e
-def _device_of(model): return next(model.parameters()).device
-
-# %% ../nbs/10_data.ipynb #133ff1cc
-def batch_metrics(model:nn.Module, # the model to evaluate
-                  batches, # a DataLoader or a list of (inputs, targets) batches
-                  metrics=('accuracy', 'loss'), # names from `METRICS`, or callables(logits, target)
-                 )->pd.DataFrame: # one row per batch: batch, n, and one column per metric
-    "Evaluate `model` batch by batch."
-    fns, rows, was_training = _metric_fns(metrics), [], model.training
-    dev = _device_of(model)
-    model.eval()
-    try:
-        with torch.no_grad():
-            for i, batch in enumerate(batches):
-                x, y = _check_batch(i, batch)
-                out = model(x.to(dev))
-                rows.append(dict(batch=i, n=len(y), **{k: float(f(out, y.to(dev))) for k, f in fns.items()}))
-    finally: model.train(was_training)
-    return pd.DataFrame(rows)
-
-# %% ../nbs/10_data.ipynb #57cd6eb9
-def evaluate(model:nn.Module, # the model to evaluate
-             batches, # a DataLoader or a list of (inputs, targets) batches
-             metrics=('accuracy', 'loss'), # names from `METRICS`, or callables(logits, target)
-            )->dict: # {metric name: mean over all examples}
-    "Evaluate `model` on `batches`; each metric is averaged over examples."
-    df = batch_metrics(model, batches, metrics)
-    return {k: float((df[k] * df.n).sum() / df.n.sum()) for k in df.columns if k not in ('batch', 'n')}
 
 # %% ../nbs/10_data.ipynb #f3074141
 def train_digits_resnet18(epochs:int=8, # passes over the training images
@@ -195,11 +133,11 @@ def digits_resnet18(epochs:int=8, # training passes (part of the cache key)
     return model
 
 # %% ../nbs/10_data.ipynb #38c3076e
-def make_eval_fn(batches, # a DataLoader or list of (inputs, targets) batches
-                 metric='accuracy', # a name from `METRICS` or a callable(logits, target)
+def make_eval_fn(batches, # a DataLoader or list of batches (see `split_batch`)
+                 metric='accuracy', # a name from `METRICS`, a Metric, or a callable(outputs, targets)
                 ): # a function model -> float
     "An `eval_fn(model) -> float` that evaluates `metric` on `batches`."
-    name = next(iter(_metric_fns(metric)))
+    name = get_metric(metric).name
     def eval_fn(model): return evaluate(model, batches, [metric])[name]
     eval_fn.metric_name = name
     return eval_fn

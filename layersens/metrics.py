@@ -14,7 +14,7 @@ from torch import nn
 from .core import select_layers, restoring, progress, tiny_cnn
 from .criteria import _sipp_max
 from .perturb import forward, to_device
-from .data import _check_batch
+from .evaluation import split_batch
 
 # %% auto #0
 __all__ = ['LAYER_METRICS', 'LayerMetric', 'metrics_table', 'layer_metrics', 'metric_matrix']
@@ -177,7 +177,8 @@ def layer_metrics(model:nn.Module, # the model; handed back unchanged
             for m in chosen.values(): m.weight.requires_grad_(True)
             total = len(data) if hasattr(data, '__len__') else None
             for i, batch in enumerate(progress(data, total=total, desc='layer metrics', verbose=verbose and total is not None)):
-                x, y = _check_batch(i, batch)
+                x, y = split_batch(batch, i)
+                if y is None: raise ValueError(f"data: batch {i} has no targets; metrics {', '.join(data_names)} need (inputs, targets) batches")
                 rows += _batch_rows(model, chosen, to_device(x, dev), to_device(y, dev), data_names, loss_fn,
                                     i, seed, n_probes, sipp_samples)
                 n_seen += 1

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 import torch.nn.utils.prune as torch_prune
 import pandas as pd
-from .core import select_layers, ModelSnapshot
+from .core import select_layers, ModelSnapshot, WeightView
 from .criteria import get_criterion, granularity_dims, keep_mask
 from .perturb import check_pct
 from fastcore.basics import patch
@@ -17,16 +17,23 @@ from fastcore.basics import patch
 __all__ = ['Sparsifier']
 
 # %% ../nbs/70_sparsifier.ipynb #9a01e6c5
-def _is_masked(m:nn.Module)->bool: return hasattr(m, 'weight_mask') and hasattr(m, 'weight_orig')
+def _holder(m:nn.Module)->tuple:
+    "(module, parameter name) where a layer's weight is stored: a `WeightView`'s lives in its owner."
+    return (m.owner, m._w) if isinstance(m, WeightView) else (m, 'weight')
+
+def _is_masked(m:nn.Module)->bool:
+    h, k = _holder(m)
+    return hasattr(h, k + '_mask') and hasattr(h, k + '_orig')
 
 def _unmask(m:nn.Module):
     "Remove a layer's prune reparametrisation, giving back its original (unmasked) weight Parameter."
-    for k, h in list(m._forward_pre_hooks.items()):
-        if isinstance(h, torch_prune.BasePruningMethod) and getattr(h, '_tensor_name', None) == 'weight': del m._forward_pre_hooks[k]
-    orig = m._parameters.pop('weight_orig')
-    del m._buffers['weight_mask']
-    if 'weight' in m.__dict__: del m.__dict__['weight']
-    m.register_parameter('weight', orig)
+    h, name = _holder(m)
+    for k, hook in list(h._forward_pre_hooks.items()):
+        if isinstance(hook, torch_prune.BasePruningMethod) and getattr(hook, '_tensor_name', None) == name: del h._forward_pre_hooks[k]
+    orig = h._parameters.pop(name + '_orig')
+    del h._buffers[name + '_mask']
+    if name in h.__dict__: del h.__dict__[name]
+    h.register_parameter(name, orig)
 
 # %% ../nbs/70_sparsifier.ipynb #6b7a4350
 class Sparsifier:
@@ -50,18 +57,21 @@ class Sparsifier:
 # %% ../nbs/70_sparsifier.ipynb #57597650
 @patch
 def _mask(self:Sparsifier, module:nn.Module, mask:torch.Tensor):
-    "Attach `mask` (True = keep) to `module`, replacing any earlier mask."
+    "Attach `mask` (True = keep, shaped like the layer's weight) to `module`, replacing any earlier mask."
     if _is_masked(module): _unmask(module)
-    torch_prune.custom_from_mask(module, 'weight', mask.to(module.weight.device))
+    h, name = _holder(module)
+    if isinstance(module, WeightView) and module.transposed: mask = mask.t()  # stored (in, out)
+    torch_prune.custom_from_mask(h, name, mask.contiguous().to(module.weight.device))
 
 @patch
 def _scores_on_original(self:Sparsifier, module:nn.Module, fn):
     "Run `fn(module)` with the layer's original weights in place (so re-sparsifying starts from them)."
     if not _is_masked(module): return fn(module)
-    masked = module.__dict__['weight']  # under the reparametrisation, `weight` is a plain attribute
-    module.__dict__['weight'] = module.weight_orig
+    h, name = _holder(module)
+    masked = h.__dict__[name]  # under the reparametrisation, the weight is a plain attribute
+    h.__dict__[name] = getattr(h, name + '_orig')
     try: return fn(module)
-    finally: module.__dict__['weight'] = masked
+    finally: h.__dict__[name] = masked
 
 @patch
 def sparsify_layer(self:Sparsifier,
@@ -149,4 +159,4 @@ def print_sparsity(self:Sparsifier)->pd.DataFrame:
 def make_permanent(self:Sparsifier):
     "Bake the masks into the weights and remove the prune reparametrisation from every layer."
     for m in self.layers.values():
-        if _is_masked(m): torch_prune.remove(m, 'weight')
+        if _is_masked(m): torch_prune.remove(*_holder(m))
