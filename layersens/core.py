@@ -20,7 +20,7 @@ __all__ = ['COMPRESSIBLE_TYPES', 'EMBEDDING_TYPES', 'WeightView', 'weight_views'
 COMPRESSIBLE_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 EMBEDDING_TYPES = (nn.Embedding,)
 
-# %% ../nbs/00_core.ipynb #d3afa06e
+# %% ../nbs/00_core.ipynb #a5cf5cdf
 class WeightView(nn.Linear):
     "A Linear-shaped handle on a weight stored in another module (attention in-projection, GPT-2 Conv1D); writes go to the model."
     def __init__(self, owner:nn.Module, # the module of the model that holds the weight
@@ -29,11 +29,12 @@ class WeightView(nn.Linear):
                  rows:slice|None=None, # the rows of the (transposed) weight this layer is (default: all)
                  bias_rows:slice|None=None, # the entries of the bias this layer has (default: `rows`)
                  transposed:bool=False, # the weight is stored (in, out), as in Conv1D
+                 inputs:tuple=(0,), # positions of the owner's forward arguments this layer is applied to
                 ):
         nn.Module.__init__(self)
         # plain attributes (not submodules): the view must not register or keep alive the model's modules
         self.__dict__.update(_owner=weakref.ref(owner), _w=weight, _b=bias, _rows=rows,
-                             _brows=rows if bias_rows is None else bias_rows, transposed=transposed)
+                             _brows=rows if bias_rows is None else bias_rows, transposed=transposed, inputs=tuple(inputs))
         self.out_features, self.in_features = self.weight.shape
     @property
     def owner(self)->nn.Module: return self._owner()
@@ -63,8 +64,8 @@ def weight_views(module:nn.Module, # a module of the model
     if isinstance(module, nn.MultiheadAttention):
         if module not in _VIEWS:
             E, b = module.embed_dim, 'in_proj_bias' if module.in_proj_bias is not None else None
-            if module._qkv_same_embed_dim: views = {'in_proj': WeightView(module, 'in_proj_weight', b)}
-            else: views = {f'{k}_proj': WeightView(module, f'{k}_proj_weight', b, bias_rows=slice(i * E, (i + 1) * E))
+            if module._qkv_same_embed_dim: views = {'in_proj': WeightView(module, 'in_proj_weight', b, inputs=(0, 1, 2))}  # query, key, value
+            else: views = {f'{k}_proj': WeightView(module, f'{k}_proj_weight', b, bias_rows=slice(i * E, (i + 1) * E), inputs=(i,))
                            for i, k in enumerate('qkv')}
             _VIEWS[module] = views
         return {f"{name}.{k}" if name else k: v for k, v in _VIEWS[module].items()}

@@ -4,20 +4,21 @@
 
 # %% ../nbs/30_perturb.ipynb #316421cb
 from __future__ import annotations
-import copy, gc, math, numbers, re, warnings
+import copy, gc, inspect, math, numbers, re, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 import torch
 from torch import nn
 import torch_pruning as tp
 from torch_pruning.dependency import index_mapping as tp_index_mapping
-from .core import compressible_layers, restoring, ModelSnapshot, tiny_cnn
+from .core import compressible_layers, restoring, ModelSnapshot, tiny_cnn, WeightView, weight_views
 from .criteria import get_criterion, granularity_dims, keep_mask, is_depthwise, produces_channels, touches_model_output, _CONV, _LINEAR
 
 # %% auto #0
 __all__ = ['COMPRESSIONS', 'check_pct', 'check_level', 'Unit', 'Perturbed', 'forward', 'to_device', 'Perturbation',
            'SparsityPerturbation', 'fake_quantize', 'fake_quantize_affine', 'QuantizationPerturbation', 'GroupDiverged',
-           'group_params_removed', 'PruningPerturbation', 'prune_copy', 'make_perturbation']
+           'group_params_removed', 'AttentionHeads', 'attention_heads', 'head_importance', 'heads_to_remove',
+           'remove_heads', 'PruningPerturbation', 'prune_copy', 'make_perturbation']
 
 # %% ../nbs/30_perturb.ipynb #23b8215a
 COMPRESSIONS = ('sparsity', 'pruning', 'quantization')
@@ -58,6 +59,7 @@ class Unit:
     module:nn.Module = field(repr=False, default=None) # the root module
     status:str = 'ok' # 'ok', or why it is not measured: 'protected' (must not be compressed), 'unsupported' (cannot be)
     note:str = '' # a human-readable reason for the status
+    attention:object = field(repr=False, default=None) # pruning: the `AttentionHeads` when the unit is an attention module's heads
 
 # %% ../nbs/30_perturb.ipynb #5965ae64
 @dataclass
@@ -91,7 +93,7 @@ class Perturbation:
     def prepare(self, model:nn.Module, layers:dict, sample=None):
         "Set up for `model`; `layers` maps the requested names to modules."
         self.model, self.layers, self.sample = model, layers, sample
-        self.names = {m: n for n, m in compressible_layers(model).items()}
+        self.names = {m: n for n, m in [*compressible_layers(model).items(), *layers.items()]}
         return self
     def units(self)->list:
         "The units, one per requested layer unless a subclass couples them."
@@ -123,7 +125,7 @@ class SparsityPerturbation(Perturbation):
             if self.reuse: self._masks[unit.name, level] = mask, removed
         try:
             with torch.no_grad(): w.mul_(mask)
-            yield Perturbed(self.model, unit.group, removed, removed > 0, (unit.module,))
+            yield Perturbed(self.model, unit.group, removed, removed > 0, (getattr(unit.module, 'owner', unit.module),))
         finally:
             with torch.no_grad(): w.copy_(saved)
 
@@ -148,6 +150,17 @@ def fake_quantize_affine(x:torch.Tensor, lo:float, hi:float, bits:int)->torch.Te
     return ((x / scale).round() + zero).clamp(0, n).sub(zero).mul(scale)
 
 # %% ../nbs/30_perturb.ipynb #1f0c5f97
+def _called(m:nn.Module)->tuple:
+    "(the module a forward pass calls, positions of its arguments the layer `m` is applied to)."
+    return (m.owner, m.inputs) if isinstance(m, WeightView) else (m, (0,))
+
+def _inputs_at(args, pos)->list:
+    "The distinct tensors among `args` at positions `pos`, detached."
+    out = []
+    for i in pos:
+        if i < len(args) and isinstance(args[i], torch.Tensor) and not any(args[i] is o for o in out): out.append(args[i])
+    return [x.detach() for x in out]
+
 class QuantizationPerturbation(Perturbation):
     "Fake quantization of one layer's weights (and optionally its input activations)."
     compression = 'quantization'
@@ -158,13 +171,13 @@ class QuantizationPerturbation(Perturbation):
         self.ranges = {}
         if self.activations:
             if sample is None: raise ValueError("sample is required to calibrate activation ranges (quant_activations=True)")
-            def record(name):
+            def record(name, pos):
                 def hook(mod, args):
-                    x = args[0].detach()
-                    lo, hi = self.ranges.get(name, (float('inf'), float('-inf')))
-                    self.ranges[name] = (min(lo, x.min().item()), max(hi, x.max().item()))
+                    for x in _inputs_at(args, pos):
+                        lo, hi = self.ranges.get(name, (float('inf'), float('-inf')))
+                        self.ranges[name] = (min(lo, x.min().item()), max(hi, x.max().item()))
                 return hook
-            hooks = [m.register_forward_pre_hook(record(n)) for n, m in layers.items()]
+            hooks = [owner.register_forward_pre_hook(record(n, pos)) for n, m in layers.items() for owner, pos in [_called(m)]]
             try:
                 with torch.no_grad(): forward(model, sample)
             finally:
@@ -180,9 +193,17 @@ class QuantizationPerturbation(Perturbation):
             changed = not torch.equal(w, saved)
             if self.activations and unit.name in self.ranges:
                 lo, hi = self.ranges[unit.name]
-                hook = m.register_forward_pre_hook(lambda mod, args: (fake_quantize_affine(args[0], lo, hi, level),) + tuple(args[1:]))
+                owner, pos = _called(m)
+                def quantize_inputs(mod, args):
+                    args, done = list(args), {}  # one tensor passed as query, key and value stays one tensor
+                    for i in pos:
+                        if i < len(args) and isinstance(args[i], torch.Tensor):
+                            if id(args[i]) not in done: done[id(args[i])] = fake_quantize_affine(args[i], lo, hi, level)
+                            args[i] = done[id(args[i])]
+                    return tuple(args)
+                hook = owner.register_forward_pre_hook(quantize_inputs)
                 changed = True
-            yield Perturbed(self.model, unit.group, 0, changed, (m,))
+            yield Perturbed(self.model, unit.group, 0, changed, (getattr(m, 'owner', m),))
         finally:
             if hook is not None: hook.remove()
             with torch.no_grad(): w.copy_(saved)
@@ -197,12 +218,21 @@ _STRUCTURAL_OPS = tuple(getattr(tp.ops, n) for n in ('_ConcatOp', '_SplitOp', '_
 _BN = nn.modules.batchnorm._BatchNorm
 
 # %% ../nbs/30_perturb.ipynb #1ce37802
+def _linear_matmul(node)->bool:
+    "True for the matrix product inside a Linear applied to an input of more than two dims (traced as reshape, mm, view)."
+    if len(node.outputs) != 1 or not isinstance(node.outputs[0].module, nn.Linear) or node.grad_fn is None: return False
+    w = node.outputs[0].module.weight
+    for f, _ in node.grad_fn.next_functions:  # mm(input, t(weight)): the product with the Linear's own weight
+        if f is not None and any(getattr(g, 'variable', None) is w for g, _ in f.next_functions): return True
+    return False
+
 def _item_role(DG, dep)->str:
     "How a group item is evaluated: 'producer', 'consumer' (zero its inputs), 'passthrough', or 'other'."
     m = dep.target.module
     if isinstance(m, (_CONV, _LINEAR)): return 'producer' if produces_channels(DG, dep) else 'consumer'
     if isinstance(m, _BN) or isinstance(m, _STRUCTURAL_OPS): return 'passthrough'
-    if isinstance(m, tp.ops._ElementWiseOp) and _CHANNELWISE_OPS.match(str(m._grad_fn)): return 'passthrough'
+    if isinstance(m, tp.ops._ElementWiseOp) and (_CHANNELWISE_OPS.match(str(m._grad_fn)) or _linear_matmul(dep.target)):
+        return 'passthrough'
     return 'other'
 
 def _is_grouped(m)->bool: return isinstance(m, _CONV) and m.groups > 1 and not is_depthwise(m)
@@ -250,12 +280,33 @@ def _tp_guard(limit:int, # the most indices one group item may carry
         for n, f in saved.items(): setattr(tp_index_mapping, n, f)
         tp.dependency.group.Group.add_dep = add_dep
 
+def _output_tensors(out)->list:
+    "The tensors of a model's output (a tensor, a ModelOutput or dict, a tuple or list, nested) computed from its parameters."
+    if isinstance(out, torch.Tensor): return [out] if out.grad_fn is not None else []
+    if isinstance(out, dict): out = list(out.values())
+    return [t for o in out for t in _output_tensors(o)] if isinstance(out, (tuple, list)) else []
+
+def _trace_forward(model:nn.Module, sample):
+    "`forward(model, sample)`, with `use_cache=False` where the model's forward takes it (no key/value cache in the trace)."
+    try: takes = 'use_cache' in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError): takes = False
+    if not takes: return forward(model, sample)
+    if isinstance(sample, dict): return model(**{**sample, 'use_cache': False})
+    return model(*sample, use_cache=False) if isinstance(sample, (tuple, list)) else model(sample, use_cache=False)
+
 def _build_graph(model:nn.Module, sample)->tp.DependencyGraph:
-    "torch-pruning's dependency graph of `model` traced on `sample`; `DG.unmapped` lists the index mappings it could not infer."
-    unmapped, limit = {}, _index_limit(model)
+    "torch-pruning's graph of `model` traced on `sample`; `DG.unmapped`: index mappings it could not infer, `DG.output_nodes`: nodes that produce outputs."
+    unmapped, limit, outs = {}, _index_limit(model), []
+    def output_transform(out):
+        outs.extend(_output_tensors(out))
+        if not outs: raise ValueError(f"the model's output ({type(out).__name__}) holds no tensor computed from its parameters")
+        return outs
     with torch.enable_grad(), _tp_guard(limit, unmapped):
-        DG = tp.DependencyGraph().build_dependency(model, example_inputs=sample, verbose=False)
+        DG = tp.DependencyGraph().build_dependency(model, example_inputs=sample, forward_fn=_trace_forward,
+                                                  output_transform=output_transform, verbose=False)
+    roots = {t.grad_fn for t in outs}
     DG.unmapped, DG.index_limit = unmapped, limit
+    DG.output_nodes = {node for node in DG.module2node.values() if node.grad_fn in roots}
     return DG
 
 def _group(DG, module:nn.Module, idxs:list):
@@ -265,72 +316,202 @@ def _group(DG, module:nn.Module, idxs:list):
 
 # %% ../nbs/30_perturb.ipynb #90deacf5
 def group_params_removed(DG, group)->int:
-    "Number of parameters that pruning `group` removes from the model."
-    total = 0
+    "Number of parameters that pruning `group` removes from the model (a parameter shared by several layers counted once)."
+    dims, counted, total = {id(p): d for p, d in DG.unwrapped_parameters}, set(), 0
+    def count(p, dim, k, div=1):
+        nonlocal total
+        if p is None or p.dim() == 0 or (id(p), dim) in counted: return
+        counted.add((id(p), dim))
+        total += p.numel() // p.shape[dim] * k // div
     for dep, idxs in group:
         m, k = dep.target.module, len(idxs)
-        if isinstance(m, nn.Parameter): total += m.numel() // m.shape[0] * k; continue
-        if not isinstance(m, nn.Module): continue
-        params = [p for p in m.parameters(recurse=False)]
-        if isinstance(m, (_CONV, _LINEAR)) and not produces_channels(DG, dep):
+        if isinstance(m, nn.Parameter): count(m, dims.get(id(m), 0), k)  # a parameter outside a known layer (e.g. RMSNorm's weight)
+        elif isinstance(m, (_CONV, _LINEAR)) and not produces_channels(DG, dep):
             # consumer: one input slice of the weight; a grouped convolution loses it in one group only
-            total += m.weight.numel() // m.weight.shape[1] * k // (m.groups if isinstance(m, _CONV) else 1)
-        else: total += sum(p.numel() // p.shape[0] * k for p in params if p.dim() > 0)
+            count(m.weight, 1, k, m.groups if isinstance(m, _CONV) else 1)
+        elif isinstance(m, nn.Embedding): count(m.weight, 1, k)  # embedding dimensions are its columns
+        elif isinstance(m, nn.Module):
+            for p in m.parameters(recurse=False): count(p, 0, k)
     return total
 
+# %% ../nbs/30_perturb.ipynb #a7bc785a
+@dataclass
+class AttentionHeads:
+    "One attention module's heads: where its query, key, value and output projections are, and how many heads they hold."
+    name:str # qualified name of the attention module
+    module:nn.Module = field(repr=False) # the attention module (BERT layout: the self-attention module)
+    kind:str # 'hf' (q_proj, k_proj, v_proj, o_proj children), 'bert' (query, key, value; the parent's output.dense), 'mha' (nn.MultiheadAttention)
+    proj:dict = field(repr=False) # {'q'|'k'|'v'|'o': (layer name, layer, first row)}; q, k, v of a packed in-projection are row blocks of one layer
+    n_heads:int # query heads
+    n_kv:int # key/value heads (fewer than `n_heads` in grouped-query attention)
+    head_dim:int # channels per head
+    @property
+    def layer_names(self)->tuple: return tuple(dict.fromkeys(self.proj[k][0] for k in 'qkvo'))
+    @property
+    def output_module(self)->nn.Module:
+        "The module of the model whose computation changes when the output projection's weight changes."
+        return self.module if self.kind == 'mha' else self.proj['o'][1]
+
+def _child(m, name): c = getattr(m, name, None); return c if isinstance(c, nn.Linear) else None
+
+def _heads_of(n:str, m:nn.Module, named:dict)->AttentionHeads|None:
+    "The heads of module `m` (named `n`; `named`: the model's modules by name), or None when it is no attention of a known layout."
+    p = f"{n}." if n else ''
+    if isinstance(m, nn.MultiheadAttention):
+        views, E = weight_views(m, n), m.embed_dim
+        proj = ({k: (p + 'in_proj', views[p + 'in_proj'], i * E) for i, k in enumerate('qkv')} if m._qkv_same_embed_dim
+                else {k: (p + f'{k}_proj', views[p + f'{k}_proj'], 0) for k in 'qkv'})
+        return AttentionHeads(n, m, 'mha', {**proj, 'o': (p + 'out_proj', m.out_proj, 0)}, m.num_heads, m.num_heads, m.head_dim)
+    o_name = next((a for a in ('o_proj', 'out_proj') if _child(m, a)), None)
+    if all(_child(m, a) for a in ('q_proj', 'k_proj', 'v_proj')) and o_name and isinstance(getattr(m, 'head_dim', None), int):
+        kind, d = 'hf', m.head_dim
+        proj = {k: (p + a, getattr(m, a), 0) for k, a in zip('qkvo', ('q_proj', 'k_proj', 'v_proj', o_name))}
+    elif all(_child(m, a) for a in ('query', 'key', 'value')) and isinstance(getattr(m, 'attention_head_size', None), int) and n:
+        parent = n.rpartition('.')[0]
+        o = _child(getattr(named.get(parent), 'output', None), 'dense')
+        if o is None or getattr(named[parent], 'self', None) is not m: return None
+        kind, d = 'bert', m.attention_head_size
+        proj = {**{k: (p + a, getattr(m, a), 0) for k, a in zip('qkv', ('query', 'key', 'value'))}, 'o': (f"{parent}.output.dense", o, 0)}
+    else: return None
+    q, k, v, o = (proj[x][1] for x in 'qkvo')
+    if d < 1: return None
+    nq, nkv = q.out_features // d, k.out_features // d
+    if nkv < 1 or nq % nkv or q.out_features != nq * d or not v.out_features == k.out_features == nkv * d or o.in_features != nq * d:
+        return None
+    return AttentionHeads(n, m, kind, proj, nq, nkv, d)
+
+def attention_heads(model:nn.Module, # the model to inspect
+                   )->dict: # {qualified name of the attention module: AttentionHeads}
+    "The attention modules of `model` whose heads can be pruned (transformers' q/k/v/o and BERT layouts, `nn.MultiheadAttention`)."
+    named = dict(model.named_modules())
+    return {n: a for n, m in named.items() if (a := _heads_of(n, m, named)) is not None}
+
+# %% ../nbs/30_perturb.ipynb #77565fc3
+def head_importance(heads:AttentionHeads, # the attention module's heads
+                    criteria='large_final', # importance criterion (a name or a `Criterion`)
+                    stats:dict|None=None, # statistics from `gather_stats`, for criteria that need data
+                   )->torch.Tensor: # one score per query head
+    "A query head's importance: criterion scores summed over its q rows and o columns, plus a 1/G share of its key/value head's rows."
+    crit, d, G, scores = get_criterion(criteria), heads.head_dim, heads.n_heads // heads.n_kv, {}
+    def rows(key, n):
+        _, layer, r0 = heads.proj[key]
+        if layer not in scores: scores[layer] = crit.scores(layer, stats).float().cpu()
+        return scores[layer][r0:r0 + n * d].reshape(n, -1).sum(1)
+    cols = crit.scores(heads.proj['o'][1], stats).float().cpu().t().reshape(heads.n_heads, -1).sum(1)
+    return rows('q', heads.n_heads) + cols + (rows('k', heads.n_kv) + rows('v', heads.n_kv)).repeat_interleave(G) / G
+
+def heads_to_remove(scores:torch.Tensor, # one importance per query head
+                    n_kv:int, # key/value heads; query head h reads key/value head h // (len(scores) // n_kv)
+                    level, # percent of the query heads to remove
+                   )->tuple: # (query heads, key/value heads) to remove, sorted
+    "Heads removed at `level` percent: as many query heads from every key/value group, a key/value head only with all of its query heads."
+    n = len(scores)
+    if n_kv < 1 or n % n_kv: raise ValueError(f"n_kv must divide the {n} query heads, got {n_kv}")
+    G, keep = n // n_kv, max(1, int(n * (1 - level / 100)))
+    s = scores.view(n_kv, G)
+    groups = torch.argsort(s.sum(1), descending=True, stable=True)[:min(n_kv, keep)].tolist()
+    kept = {g * G + j for g in groups for j in torch.argsort(s[g], descending=True, stable=True)[:max(1, keep // n_kv)].tolist()}
+    return sorted(set(range(n)) - kept), sorted(set(range(n_kv)) - set(groups))
+
+# %% ../nbs/30_perturb.ipynb #d1cac18f
+def _heads_params(heads:AttentionHeads, n_heads:int, n_kv:int)->int:
+    "Parameters removed with `n_heads` query heads (q rows and biases, o columns) and `n_kv` key/value heads (k and v rows and biases)."
+    d, o = heads.head_dim, heads.proj['o'][1]
+    def rows(key): layer = heads.proj[key][1]; return d * (layer.in_features + (layer.bias is not None))
+    return n_heads * (rows('q') + d * o.out_features) + n_kv * (rows('k') + rows('v'))
+
+def remove_heads(model:nn.Module, # the model to change in place (a copy: pruning is not undone)
+                 name:str, # qualified name of the attention module (a key of `attention_heads(model)`)
+                 heads:list, # query heads to remove
+                )->tuple: # (query heads, key/value heads) removed
+    "Physically remove query `heads` of attention module `name`, and the key/value heads left without a query head."
+    att = attention_heads(model)
+    if name not in att: raise ValueError(f"name: {name!r} is not an attention module of a known layout; the model has {', '.join(att) or 'none'}")
+    a = att[name]
+    if a.kind == 'mha': raise ValueError(f"name: {name!r} is an nn.MultiheadAttention, whose heads must fill its embed_dim: they can be zeroed, not removed")
+    n, G, d = a.n_heads, a.n_heads // a.n_kv, a.head_dim
+    if not all(isinstance(h, int) and 0 <= h < n for h in heads) or len(set(heads)) >= n:
+        raise ValueError(f"heads must be ints in [0, {n}), not all of them; got {heads}")
+    heads = sorted(set(heads))
+    kv = [g for g in range(a.n_kv) if all(g * G + j in heads for j in range(G))]
+    left = {G - sum(g * G + j in heads for j in range(G)) for g in range(a.n_kv) if g not in kv}
+    if len(left) > 1: raise ValueError(f"heads {heads} leave key/value groups of {sorted(left)} query heads: not a valid grouped-query attention")
+    rows = lambda hs: [h * d + i for h in hs for i in range(d)]
+    q, k, v, o = (a.proj[x][1] for x in 'qkvo')
+    if heads: tp.prune_linear_out_channels(q, rows(heads)); tp.prune_linear_in_channels(o, rows(heads))
+    if kv: tp.prune_linear_out_channels(k, rows(kv)); tp.prune_linear_out_channels(v, rows(kv))
+    nq, nkv = n - len(heads), a.n_kv - len(kv)
+    for attr, value in (('num_heads', nq), ('num_attention_heads', nq), ('num_key_value_heads', nkv),
+                        ('num_key_value_groups', nq // nkv), ('all_head_size', nq * d)):
+        if isinstance(getattr(a.module, attr, None), int): setattr(a.module, attr, value)
+    return heads, kv
+
 # %% ../nbs/30_perturb.ipynb #70d1c94e
+def _touches_output(DG, group)->bool:
+    "True when pruning `group` would change the shape of an output of the model (its classes, an encoder's hidden states)."
+    return touches_model_output(DG, group) or any(
+        d.target in DG.output_nodes and not (isinstance(d.target.module, (_CONV, _LINEAR)) and not produces_channels(DG, d)) for d, _ in group)
+
 def _unsupported_reason(DG, group, channel_groups:int)->str:
     "Why `group` cannot be pruned (empty when it can): an index mapping torch-pruning could not infer, attention, uneven channel groups."
     for dep, _ in group:
         for node in (dep.source, dep.target):
             if node in DG.unmapped: return f"torch-pruning cannot map channels through {_node_name(node)} ({DG.unmapped[node]})"
         if isinstance(dep.target.module, nn.MultiheadAttention):
-            return f"the group runs through attention ({_node_name(dep.target)}); pruning whole heads is not supported yet"
+            return (f"the group runs through {_node_name(dep.target)}, an nn.MultiheadAttention whose width is also the width of its "
+                    "heads: pruning it would cut every head (its heads are pruned as a unit of their own)")
     n = len(group[0][1])
     if n % channel_groups:
         return f"{n} channels do not split into {channel_groups} equal groups for its grouped convolutions"
     return ''
 
 class PruningPerturbation(Perturbation):
-    "Structured pruning of one dependency group (through torch-pruning) at a time."
+    "Structured pruning of one dependency group (through torch-pruning), or of one attention module's heads, at a time."
     compression = 'pruning'
     def __init__(self, criteria='large_final', stats:dict|None=None):
         self.criteria, self.stats = get_criterion(criteria), stats
     def prepare(self, model, layers, sample=None):
         if sample is None: raise ValueError("sample is required for compression='pruning': torch-pruning traces the model on it")
         super().prepare(model, layers, sample)
-        self._units, self._scores, self._groups, seen = [], {}, {}, {}
-        try: self.DG = _build_graph(model, sample)
-        except Exception as e:
-            self.DG, note = None, f"torch-pruning cannot trace the model: {type(e).__name__}: {e}"
-            self._units = [Unit(n, (n,), (n,), m, 'unsupported', note) for n, m in layers.items()]
-            return self
+        self._units, self._scores, self._groups = [], {}, {}
+        heads = {n: a for a in attention_heads(model).values() for n in a.layer_names}
+        try: self.DG, failure = _build_graph(model, sample), ''
+        except Exception as e: self.DG, failure = None, f"torch-pruning cannot trace the model: {type(e).__name__}: {e}"
+        by_attention, by_producer = {}, {}
+        def add(unit): self._units.append(unit); return unit
         for name, m in layers.items():
-            if m not in self.DG.module2node:
-                self._units.append(Unit(name, (name,), (name,), m, 'protected', 'not reached by a forward pass on the sample'))
+            if (a := heads.get(name)) is not None:  # heads need no graph: zeroing o columns is exact whatever surrounds them
+                if a.name in by_attention: by_attention[a.name].layers += (name,); continue
+                unit = by_attention[a.name] = add(Unit(name, (name,), a.layer_names, a.module, attention=a))
+                unit.exact, unit.channel_groups = True, 1
+                if self.DG is not None and a.output_module not in self.DG.module2node:
+                    unit.status, unit.note = 'protected', 'not reached by a forward pass on the sample'
                 continue
+            if self.DG is None: add(Unit(name, (name,), (name,), m, 'unsupported', failure)); continue
+            if isinstance(m, WeightView):
+                add(Unit(name, (name,), (name,), m, 'unsupported', f"torch-pruning has no pruner for {type(m.owner).__name__} "
+                         "(a weight stored outside nn.Linear)")); continue
+            if m not in self.DG.module2node: add(Unit(name, (name,), (name,), m, 'protected', 'not reached by a forward pass on the sample')); continue
+            if m in by_producer: by_producer[m].layers += (name,); continue  # its group is known: the same from any of its producers
             try: group = self._full_group(m)
-            except Exception as e:
-                self._units.append(Unit(name, (name,), (name,), m, 'unsupported', f"{type(e).__name__}: {e}"))
-                continue
-            key = frozenset(id(d.target.module) for d, _ in group if _item_role(self.DG, d) == 'producer')
-            if key in seen: seen[key].layers += (name,); continue
-            coupled = tuple(n for mm, n in self.names.items() if id(mm) in key)
-            unit = Unit(name, (name,), coupled, m)
+            except Exception as e: add(Unit(name, (name,), (name,), m, 'unsupported', f"{type(e).__name__}: {e}")); continue
+            # what writes the group's channels: Conv/Linear outputs, embedding dimensions
+            producers = {d.target.module for d, _ in group if _item_role(self.DG, d) == 'producer' or isinstance(d.target.module, nn.Embedding)}
+            unit = add(Unit(name, (name,), tuple(n for mm, n in self.names.items() if mm in producers), m))
             unit.channel_groups = _channel_groups(group)
             # zeroing is exact when every item works channel by channel, and grouped convolutions see the root's channel order
             unit.exact = all(_item_role(self.DG, d) != 'other' and (not _is_grouped(d.target.module) or list(ix) == list(group[0][1]))
                              for d, ix in group)
-            if touches_model_output(self.DG, group):
+            if _touches_output(self.DG, group):
                 unit.status, unit.note = 'protected', 'pruning this group would remove outputs of the model'
             elif reason := _unsupported_reason(self.DG, group, unit.channel_groups): unit.status, unit.note = 'unsupported', reason
-            seen[key] = unit
-            self._units.append(unit)
+            for p in producers: by_producer.setdefault(p, unit)
         return self
     def units(self): return self._units
     def _full_group(self, m): return _group(self.DG, m, list(range(self.DG.get_out_channels(m))))
     def channels_to_prune(self, unit:Unit, level)->list:
         "Indices of the root's output channels pruned at `level` percent (lowest group importance first; the same in every channel group)."
+        if unit.attention is not None: raise ValueError(f"unit {unit.name!r} is the heads of {unit.attention.name!r}: use heads_to_prune")
         if unit.name not in self._scores:
             with torch.no_grad(): self._scores[unit.name] = self.criteria.importance(self.stats)(self._full_group(unit.module)).detach().cpu()
         scores, g = self._scores[unit.name], unit.channel_groups
@@ -338,9 +519,35 @@ class PruningPerturbation(Perturbation):
         k = min(n - 1, n - int(n * (1 - level / 100)))  # torch-pruning's count: it keeps int(n * (1 - ratio)) channels
         pos = torch.argsort(scores.view(g, n).sum(0), stable=True)[:k].tolist()
         return sorted(p + j * n for j in range(g) for p in pos)
+    def heads_to_prune(self, unit:Unit, level)->tuple:
+        "(query heads, key/value heads) of a heads unit removed at `level` percent, by `head_importance` (see `heads_to_remove`)."
+        if unit.attention is None: raise ValueError(f"unit {unit.name!r} is a channel group, not attention heads: use channels_to_prune")
+        if unit.name not in self._scores: self._scores[unit.name] = head_importance(unit.attention, self.criteria, self.stats)
+        return heads_to_remove(self._scores[unit.name], unit.attention.n_kv, level)
+    @contextmanager
+    def _apply_heads(self, unit:Unit, level):
+        "Zero the output-projection columns of the heads removed at `level`."
+        a = unit.attention
+        if (unit.name, level) in self._groups: heads, removed = self._groups[unit.name, level]
+        else:
+            heads, kv = self.heads_to_prune(unit, level)
+            removed = _heads_params(a, len(heads), len(kv))
+            if self.reuse: self._groups[unit.name, level] = heads, removed
+        if not heads:
+            yield Perturbed(self.model, unit.group, 0, False); return
+        o, d = a.proj['o'][1], a.head_dim
+        saved = o.weight.detach().clone()
+        try:
+            with torch.no_grad(): o.weight[:, [h * d + i for h in heads for i in range(d)]] = 0
+            yield Perturbed(self.model, unit.group, removed, True, (a.output_module,))
+        finally:
+            with torch.no_grad(): o.weight.copy_(saved)
     @contextmanager
     def apply(self, unit:Unit, level):
         if unit.status != 'ok': raise ValueError(f"layer {unit.name!r} cannot be pruned: {unit.note}")
+        if unit.attention is not None:
+            with self._apply_heads(unit, level) as p: yield p
+            return
         if (unit.name, level) in self._groups: idxs, group, removed = self._groups[unit.name, level]
         else:
             idxs = self.channels_to_prune(unit, level)
@@ -373,15 +580,34 @@ class PruningPerturbation(Perturbation):
                 for m, w in saved.items(): m.weight.copy_(w)
 
 # %% ../nbs/30_perturb.ipynb #97d33164
+def _tied(model:nn.Module)->list:
+    "[[(name, module, attribute), ...]] for every parameter that several modules of `model` share (tied embeddings)."
+    seen = {}
+    for mn, m in model.named_modules(remove_duplicate=False):
+        for pn, p in m._parameters.items():
+            if p is not None: seen.setdefault(id(p), {})[id(m), pn] = (f"{mn}.{pn}" if mn else pn, m, pn)
+    return [list(v.values()) for v in seen.values() if len(v) > 1]
+
+def _retie(tied:list):
+    "Make the modules of each entry of `tied` share one parameter again (torch-pruning gives each module a pruned parameter of its own)."
+    for entries in tied:
+        ps = [getattr(m, pn) for _, m, pn in entries]
+        if any(p.shape != ps[0].shape or not torch.equal(p, ps[0]) for p in ps[1:]):
+            raise RuntimeError(f"pruning left the tied parameters {', '.join(n for n, _, _ in entries)} different "
+                               f"(shapes {', '.join(str(tuple(p.shape)) for p in ps)})")
+        for _, m, pn in entries[1:]: setattr(m, pn, ps[0])
+
 def prune_copy(model:nn.Module, # the model to copy (left untouched)
                sample, # example input for tracing the copy
                layer:str, # name of the root layer
                idxs:list, # output channels of `layer` to remove
               )->nn.Module: # a physically pruned copy
-    "A deep copy of `model` with channels `idxs` of `layer` (and their whole group) removed by torch-pruning."
+    "A deep copy of `model` with channels `idxs` of `layer` (and their whole group) removed by torch-pruning; tied weights stay tied."
     c = copy.deepcopy(model)
+    tied = _tied(c)
     DG = _build_graph(c, sample)
     _group(DG, c.get_submodule(layer), idxs).prune()
+    _retie(tied)
     return c
 
 # %% ../nbs/30_perturb.ipynb #ed1d041d
