@@ -11,14 +11,15 @@ import torch
 from torch import nn
 import torch_pruning as tp
 from torch_pruning.dependency import index_mapping as tp_index_mapping
+from .evaluation import forward, to_device
 from .core import compressible_layers, restoring, ModelSnapshot, tiny_cnn, WeightView, weight_views
 from .criteria import get_criterion, granularity_dims, keep_mask, is_depthwise, produces_channels, touches_model_output, _CONV, _LINEAR
 
 # %% auto #0
-__all__ = ['COMPRESSIONS', 'check_pct', 'check_level', 'Unit', 'Perturbed', 'forward', 'to_device', 'Perturbation',
-           'SparsityPerturbation', 'fake_quantize', 'fake_quantize_affine', 'QuantizationPerturbation', 'GroupDiverged',
-           'group_params_removed', 'AttentionHeads', 'attention_heads', 'head_importance', 'heads_to_remove',
-           'remove_heads', 'PruningPerturbation', 'prune_copy', 'make_perturbation']
+__all__ = ['COMPRESSIONS', 'check_pct', 'check_level', 'Unit', 'Perturbed', 'Perturbation', 'SparsityPerturbation',
+           'fake_quantize', 'fake_quantize_affine', 'QuantizationPerturbation', 'GroupDiverged', 'group_params_removed',
+           'AttentionHeads', 'attention_heads', 'head_importance', 'heads_to_remove', 'remove_heads',
+           'PruningPerturbation', 'prune_copy', 'make_perturbation']
 
 # %% ../nbs/30_perturb.ipynb #23b8215a
 COMPRESSIONS = ('sparsity', 'pruning', 'quantization')
@@ -70,20 +71,6 @@ class Perturbed:
     params_removed:int # weights zeroed (sparsity) or removed (pruning); 0 for quantization
     changed:bool # False when the perturbation left every value as it was
     modified:tuple = () # modules of `model` whose weights or hooks changed (what an incremental evaluation recomputes from)
-
-# %% ../nbs/30_perturb.ipynb #32946395
-def forward(model:nn.Module, sample):
-    "Call `model` on `sample`: a tensor, a tuple/list of positional inputs, or a dict of keyword inputs."
-    if isinstance(sample, dict): return model(**sample)
-    if isinstance(sample, (tuple, list)): return model(*sample)
-    return model(sample)
-
-def to_device(sample, device):
-    "Move a tensor, or the tensors of a tuple/list/dict, to `device`."
-    if isinstance(sample, torch.Tensor): return sample.to(device)
-    if isinstance(sample, dict): return {k: to_device(v, device) for k, v in sample.items()}
-    if isinstance(sample, (tuple, list)): return type(sample)(to_device(v, device) for v in sample)
-    return sample
 
 # %% ../nbs/30_perturb.ipynb #1638b345
 class Perturbation:

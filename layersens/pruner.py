@@ -4,7 +4,7 @@
 
 # %% ../nbs/75_pruner.ipynb #098106e0
 from __future__ import annotations
-import warnings
+import contextlib, io, warnings
 import torch
 from torch import nn
 import torch_pruning as tp
@@ -12,7 +12,8 @@ import pandas as pd
 from fastcore.basics import patch
 from .core import compressible_layers, select_layers, layer_params, ModelSnapshot
 from .criteria import get_criterion, gather_stats, CriterionImportance, produces_channels, touches_model_output
-from .perturb import PruningPerturbation, check_pct, to_device
+from .perturb import PruningPerturbation, check_pct, to_device, attention_heads, head_importance, heads_to_remove, remove_heads
+from .perturb import _trace_forward, _output_tensors, _tied, _retie
 
 # %% auto #0
 __all__ = ['Pruner', 'collapse_channels']
@@ -20,16 +21,24 @@ __all__ = ['Pruner', 'collapse_channels']
 # %% ../nbs/75_pruner.ipynb #04e0321e
 def _out_channels(m): return m.out_channels if isinstance(m, nn.modules.conv._ConvNd) else m.out_features
 
+def _model_outputs(out)->list:
+    "The tensors of a model's output (a ModelOutput, tuple or dict), which torch-pruning traces the graph back from."
+    outs = _output_tensors(out)
+    if not outs: raise ValueError(f"the model's output ({type(out).__name__}) holds no tensor computed from its parameters")
+    return outs
+
+_MHA_NOTE = "heads of an nn.MultiheadAttention: they must fill its embed_dim, so a scan zeroes them but the Pruner cannot remove them"
+
 # %% ../nbs/75_pruner.ipynb #787eb0ee
 class Pruner:
-    "Structured (channel) pruning of a whole model through torch-pruning."
+    "Structured pruning of a whole model: channels through torch-pruning, attention heads whole."
     def __init__(self,
                  model:nn.Module, # the model to prune (modified in place by `prune_model`)
-                 pruning_ratio, # percent of output channels to remove: one number, or {layer name: percent}
+                 pruning_ratio, # percent of output channels (and attention heads) to remove: one number, or {layer name: percent}
                  example_inputs, # example input for tracing (tensor, tuple of inputs or dict)
                  *,
-                 context:str='local', # 'local': each layer its own ratio; 'global': one ranking across layers
-                 criteria='large_final', # channel importance (a name from `CRITERIA` or a Criterion)
+                 context:str='local', # 'local': each layer its own ratio; 'global': one channel ranking across layers
+                 criteria='large_final', # channel and head importance (a name from `CRITERIA` or a Criterion)
                  batches=None, # (inputs, targets) batches, for criteria that need data
                  ignored_layers:list|None=None, # modules or names never pruned (their whole group is left alone)
                  iterative_steps:int=1, # reach the ratio in this many steps, re-ranking channels at each
@@ -54,9 +63,21 @@ class Pruner:
         dev = next(model.parameters()).device
         self.example_inputs = to_device(example_inputs, dev)
         units = PruningPerturbation().prepare(model, self.layers, self.example_inputs).units()
-        self.protected = [n for u in units if u.status != 'ok' for n in u.group]  # protected, or a group torch-pruning cannot prune
-        prunable = [u for u in units if u.status == 'ok' and not any(self.layers[n] in self.ignored for n in u.group)]
-        if not prunable: raise ValueError("model has no prunable layers: every group is protected or ignored")
+        self.unpruned = {}  # {layer name: why the Pruner leaves it alone}
+        for u in units:
+            if u.status != 'ok': self.unpruned.update(dict.fromkeys(u.group, f"{u.status}: {u.note}"))
+            elif u.attention is not None and u.attention.kind == 'mha': self.unpruned.update(dict.fromkeys(u.group, _MHA_NOTE))
+        self.protected = list(self.unpruned)  # protected, a group torch-pruning cannot prune, or heads that cannot be removed
+        in_ignored = {m for x in self.ignored for m in x.modules()}
+        heads = [u.attention for u in units if u.status == 'ok' and u.attention is not None and u.attention.kind != 'mha'
+                 and not any(self.layers[n] in in_ignored for n in u.attention.layer_names)]
+        self.head_ratios = {a.name: self._heads_ratio(a) for a in heads}  # {attention module: percent of its heads removed}
+        self._channel_units = [u for u in units if u.status == 'ok' and u.attention is None
+                               and not any(self.layers[n] in self.ignored for n in u.group)]
+        if not heads and not self._channel_units: raise ValueError("model has no prunable layers: every group is protected or ignored")
+        # torch-pruning never sees q, k, v (it would cut channels across heads) nor an nn.MultiheadAttention
+        self._tp_ignored = [m for a in attention_heads(model).values() for m in ([a.module] if a.kind == 'mha' else [a.proj[k][1] for k in 'qkv'])]
+        self.removed_heads = {}  # filled by `prune_model`: {attention module: (query heads, key/value heads) removed}
         self.before = self._counts()
 
 # %% ../nbs/75_pruner.ipynb #f8177815
@@ -77,35 +98,59 @@ def _resolve_ignored(self:Pruner, ignored)->list:
                          f"{', '.join(list(self.layers)[:3])}")
     return mods
 
+# %% ../nbs/75_pruner.ipynb #d5699d34
+@patch
+def _heads_ratio(self:Pruner, a)->float:
+    "The percent of the heads of attention `a` to remove: the one ratio, or the percent the dict gives any of its layers."
+    if not isinstance(self.ratios, dict): return self.ratios
+    given = {n: self.ratios[n] for n in a.layer_names if n in self.ratios}
+    if len(set(given.values())) > 1:
+        raise ValueError(f"pruning_ratio: {', '.join(f'{n!r}: {v:g}' for n, v in given.items())} are layers of the heads of "
+                         f"{a.name!r}, which are pruned together: give them one percent")
+    return next(iter(given.values()), 0.)
+
 # %% ../nbs/75_pruner.ipynb #d9f495cb
 @patch
 def _counts(self:Pruner)->dict:
     "Channels and parameters per layer, and the model's MACs and parameters (torch-pruning's counters)."
-    macs, params = tp.utils.count_ops_and_params(self.model, self.example_inputs)
+    with contextlib.redirect_stdout(io.StringIO()):  # its counter prints a warning for keyword-only (tokenizer) inputs
+        macs, params = tp.utils.count_ops_and_params(self.model, self.example_inputs)
     return dict(channels={n: _out_channels(m) for n, m in self.layers.items()},
                 params={n: layer_params(m) for n, m in self.layers.items()}, macs=int(macs), total_params=int(params))
 
 # %% ../nbs/75_pruner.ipynb #bd884f56
 @patch
 def prune_model(self:Pruner):
-    "Prune the model; on any error it is left as it was."
-    ignored = list(self.ignored) + [self.layers[n] for n in self.protected]
+    "Prune the model (channels, then attention heads); on any error it is left as it was."
+    ignored = list(self.ignored) + [self.layers[n] for n in self.protected] + self._tp_ignored
     imp = self.criteria.importance() if not self.criteria.needs_data else CriterionImportance(self.criteria)
     local = isinstance(self.ratios, dict)
-    snap = ModelSnapshot(self.model)
+    att = attention_heads(self.model)
+    head_layers = {n for a in att.values() for n in a.layer_names}
+    tied, snap = _tied(self.model), ModelSnapshot(self.model)
     try:
-        pruner = tp.pruner.BasePruner(
-            self.model, self.example_inputs, importance=imp, global_pruning=self.context == 'global',
-            pruning_ratio=0. if local else self.ratios / 100,
-            pruning_ratio_dict={self.layers[n]: v / 100 for n, v in self.ratios.items()} if local else None,
-            iterative_steps=self.iterative_steps, ignored_layers=ignored, round_to=self.round_to)
-        for _ in range(self.iterative_steps):
-            if self.criteria.needs_data: imp.stats = gather_stats(self.model, self.batches, self.criteria)
-            pruner.step()
+        stats = gather_stats(self.model, self.batches, self.criteria) if self.criteria.needs_data else None
+        heads = {n: heads_to_remove(head_importance(att[n], self.criteria, stats), att[n].n_kv, r)[0]
+                 for n, r in self.head_ratios.items() if r > 0}  # chosen before anything is pruned
+        if self._channel_units:
+            with torch.enable_grad(), warnings.catch_warnings():  # torch-pruning traces through autograd
+                # parameters outside known layers (norm weights, position embeddings) are pruned along their last dimension, as in a scan
+                warnings.filterwarnings('ignore', message='Unwrapped parameters detected')
+                pruner = tp.pruner.BasePruner(
+                    self.model, self.example_inputs, importance=imp, global_pruning=self.context == 'global',
+                    pruning_ratio=0. if local else self.ratios / 100,
+                    pruning_ratio_dict={self.layers[n]: v / 100 for n, v in self.ratios.items() if n not in head_layers} if local else None,
+                    iterative_steps=self.iterative_steps, ignored_layers=ignored, round_to=self.round_to,
+                    forward_fn=_trace_forward, output_transform=_model_outputs)
+            for step in range(self.iterative_steps):
+                if self.criteria.needs_data: imp.stats = stats if step == 0 else gather_stats(self.model, self.batches, self.criteria)
+                pruner.step()
+        removed = {n: remove_heads(self.model, n, h) for n, h in heads.items() if h}
+        _retie(tied)
     except BaseException:
         snap.restore()
         raise
-    self.after = self._counts()
+    self.removed_heads, self.after = removed, self._counts()
     return self.model
 
 # %% ../nbs/75_pruner.ipynb #f6ac7c84
@@ -123,12 +168,16 @@ def sparsity_table(self:Pruner)->pd.DataFrame:
 
 @patch
 def print_sparsity(self:Pruner)->pd.DataFrame:
-    "Print per-layer channels and the model's parameters and MACs before and after; return the table."
+    "Print per-layer channels, the model's parameters and MACs before and after, the heads removed and what kept its channels; return the table."
     df = self.sparsity_table()
     print(df.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     a = df.attrs
     print(f"params: {a['params_before']:,} -> {a['params_after']:,} ({100 * a['params_after'] / a['params_before']:.1f}%)   "
           f"MACs: {a['macs_before']:,} -> {a['macs_after']:,} ({100 * a['macs_after'] / a['macs_before']:.1f}%)")
+    for n, (h, kv) in self.removed_heads.items(): print(f"{n}: query heads {h} removed, key/value heads {kv}")
+    why = {}
+    for n, w in self.unpruned.items(): why.setdefault(w, []).append(n)
+    for w, names in why.items(): print(f"output channels kept ({w}): {', '.join(names)}")
     return df
 
 # %% ../nbs/75_pruner.ipynb #1c648fef
