@@ -15,7 +15,7 @@ from .stats import mean_ci
 from .evaluation import get_metric, split_batch, model_output
 from .criteria import get_criterion
 from .perturb import check_level, make_perturbation, to_device, forward, COMPRESSIONS
-from .engine import IncrementalForward, UnsafeForIncremental
+from .engine import make_engine, UnsafeForIncremental
 from .results import LayerSensitivity, SensitivityResult, SensitivitySweep
 from fastcore.basics import patch
 from fastcore.meta import delegates
@@ -196,7 +196,7 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
     fwd = None
     pert.reuse = True  # each unit is applied once per batch to weights nothing else changes
     if self.engine == 'incremental':
-        try: fwd = IncrementalForward(model)
+        try: fwd = make_engine(model)
         except UnsafeForIncremental as e: _notice(e)
     todo = [(lv, u) for lv in levels for u in units if u.status == 'ok']
     active = {(lv, u.name) for lv, u in todo}
@@ -261,7 +261,9 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
         out[key] = dict(compressed_metric=value if full else baseline - sign * delta, delta=delta, params_removed=removed,
                         status='nan' if math.isnan(value) else 'ok', se=ci['se'], ci_low=ci['lo'], ci_high=ci['hi'], n_batches=len(bs))
     _all_failed(out)
-    return baseline, out, dict(engine='incremental' if fwd is not None else 'full', batches=len(base))
+    info = dict(engine=fwd.kind if fwd is not None else 'full', batches=len(base))
+    if fwd is not None and fwd.reasons: info['engine_note'] = '; '.join(f"{k}: {v}" for k, v in fwd.reasons.items())
+    return baseline, out, info
 
 # %% ../nbs/55_analyzer.ipynb #2aaded12
 def _calibration_inputs(data)->list:
@@ -313,7 +315,7 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
                     m = chosen[name]
                     rows[name] = LayerSensitivity(name, type(m).__name__, layer_params(m), baseline, group=tuple(u.group), **o)
             lv_info = dict(settings)
-            if info: lv_info.update(engine=info['engine'], batches=info['batches'],
+            if info: lv_info.update({k: v for k, v in info.items() if k != 'batches'}, batches=info['batches'],
                                     data_fraction=_fraction(outcomes, lv, info['batches']))
             results.append(SensitivityResult(compression, lv, self.metric_name, self.higher_is_better, baseline,
                                              [rows[n] for n in chosen], lv_info))

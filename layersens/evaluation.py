@@ -137,9 +137,10 @@ def _token_labels(y, inputs)->torch.Tensor:
 def _lm_loss(out, y, ref, inputs):
     if out.dim() != 3: raise ValueError(f"metrics 'lm_loss' and 'perplexity' need logits of shape (batch, tokens, vocabulary), got {tuple(out.shape)}")
     labels = _token_labels(y, inputs)[:, 1:]
-    n = int((labels != -100).sum())
-    loss = F.cross_entropy(out[:, :-1].flatten(0, 1).float(), labels.flatten(), ignore_index=-100, reduction='sum')
-    return loss / max(n, 1), n
+    keep, z = labels != -100, out[:, :-1].float()  # a view: no copy of the (large) logits
+    nll = torch.logsumexp(z, -1) - z.gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+    n = int(keep.sum())
+    return torch.where(keep, nll, 0.).sum() / max(n, 1), n
 
 METRICS = {m.name: m for m in [
     Metric('accuracy', _accuracy, True, 'targets', description='share of arg-max predictions equal to the target'),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Run the notebooks against digits models trained with seeds 0, 1 and 2, each in its own cache folder,
-# and report per seed and notebook. A notebook may only assert what holds for every model the recipe trains.
-#   tools/check_claims.sh                 # the notebooks that use the digits model, seeds 0 1 2
+# Run the notebooks against digits models trained with seeds 0, 1 and 2, each in its own cache folder, and with
+# text samples 0, 1 and 2 (LAYERSENS_TEXT_SAMPLE, for the transformer tutorials), and report per seed and notebook.
+# A notebook may only assert what holds for every model the recipe trains and every sample of the text.
+#   tools/check_claims.sh                 # the notebooks that use the digits model or a text sample, seeds 0 1 2
 #   tools/check_claims.sh --all           # every notebook
 #   SEEDS="3 4" tools/check_claims.sh nbs/tutorials/prune.ipynb
 # Cache folders: $LAYERSENS_CLAIMS_CACHE/seed<N> (default ~/.cache/layersens-claims). Exit status 1 if any fails.
@@ -11,13 +12,16 @@ seeds=${SEEDS:-"0 1 2"}
 root=${LAYERSENS_CLAIMS_CACHE:-$HOME/.cache/layersens-claims}
 if [ "${1:-}" = "--all" ]; then shift; nbs=$(find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -name '_*' | sort)
 elif [ $# -gt 0 ]; then nbs="$*"
-else nbs=$(grep -l 'digits' $(find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -name '_*') | sort)
+else nbs=$(grep -lE 'digits|text_sample' $(find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -name '_*') | sort)
 fi
 report=$(mktemp)
 for s in $seeds; do
   mkdir -p "$root/seed$s"
-  echo "== seed $s (LAYERSENS_CACHE=$root/seed$s)"
-  LAYERSENS_DIGITS_SEED=$s LAYERSENS_CACHE="$root/seed$s" python - "$s" $nbs <<'PY' | tee -a "$report"
+  # the converted SmolLM2 does not depend on the seed: share the default cache's copy when there is one
+  hf=smollm2-135m-instruct-fp32; default=${LAYERSENS_CACHE:-$HOME/.cache/layersens}
+  if [ -d "$default/$hf" ] && [ ! -e "$root/seed$s/$hf" ]; then ln -s "$default/$hf" "$root/seed$s/$hf"; fi
+  echo "== seed $s (LAYERSENS_CACHE=$root/seed$s, LAYERSENS_TEXT_SAMPLE=$s)"
+  LAYERSENS_DIGITS_SEED=$s LAYERSENS_TEXT_SAMPLE=$s LAYERSENS_CACHE="$root/seed$s" python - "$s" $nbs <<'PY' | tee -a "$report"
 import sys, time
 from pathlib import Path
 from fastcore.parallel import parallel
