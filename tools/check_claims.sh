@@ -21,18 +21,19 @@ for s in $seeds; do
   hf=smollm2-135m-instruct-fp32; default=${LAYERSENS_CACHE:-$HOME/.cache/layersens}
   if [ -d "$default/$hf" ] && [ ! -e "$root/seed$s/$hf" ]; then ln -s "$default/$hf" "$root/seed$s/$hf"; fi
   echo "== seed $s (LAYERSENS_CACHE=$root/seed$s, LAYERSENS_TEXT_SAMPLE=$s)"
-  LAYERSENS_DIGITS_SEED=$s LAYERSENS_TEXT_SAMPLE=$s LAYERSENS_CACHE="$root/seed$s" python - "$s" $nbs <<'PY' | tee -a "$report"
-import sys, time
+  # train (or load) the model once, in its own process: the process that forks the notebook workers must not
+  # have started torch's thread pools (a forked worker can deadlock in them)
+  LAYERSENS_DIGITS_SEED=$s LAYERSENS_CACHE="$root/seed$s" python -c "
+from layersens.data import digits_resnet18, evaluate, digits_loaders
+print(f'seed $s: digits model valid accuracy {evaluate(digits_resnet18(verbose=False), digits_loaders()[1])[\"accuracy\"]:.4f}', flush=True)" | tee -a "$report"
+  IN_TEST=1 LAYERSENS_DIGITS_SEED=$s LAYERSENS_TEXT_SAMPLE=$s LAYERSENS_CACHE="$root/seed$s" python - "$s" $nbs <<'PY' | tee -a "$report"
+import sys
 from pathlib import Path
 from fastcore.parallel import parallel
 from nbdev.config import get_config
 from nbdev.test import test_nb
-from layersens.data import digits_resnet18, evaluate, digits_loaders
 seed, files = sys.argv[1], [Path(f).absolute() for f in sys.argv[2:]]
 cfg = get_config()
-model = digits_resnet18(verbose=False)  # train (or load) once, before the notebooks run in parallel
-acc = evaluate(model, digits_loaders()[1])['accuracy']
-print(f"seed {seed}: digits model valid accuracy {acc:.4f}", flush=True)
 res = parallel(test_nb, files, skip_flags=cfg.tst_flags.split(), force_flags=[], n_workers=min(2, len(files)),
                basepath=cfg.config_path, pause=0.01)
 for f, (ok, t) in zip(files, res):
