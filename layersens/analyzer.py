@@ -223,7 +223,7 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
                         if not p.changed: active.discard(key); continue
                         o = None
                         if fwd is not None and p.model is model and p.modified:
-                            try: o = fwd.rerun(tuple(getattr(m, 'owner', m) for m in p.modified))
+                            try: o = fwd.rerun(p.modified)
                             except UnsafeForIncremental as e: _notice(e); fwd = None
                         if o is None: o = forward(p.model, x)
                         vals[key].append((b, self._score(o, y, ref, x)[0]))

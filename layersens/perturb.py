@@ -273,6 +273,12 @@ def _output_tensors(out)->list:
     if isinstance(out, dict): out = list(out.values())
     return [t for o in out for t in _output_tensors(o)] if isinstance(out, (tuple, list)) else []
 
+def _model_outputs(out)->list:
+    "The tensors of a model's output that torch-pruning traces the graph back from; an error if there are none."
+    outs = _output_tensors(out)
+    if not outs: raise ValueError(f"the model's output ({type(out).__name__}) holds no tensor computed from its parameters")
+    return outs
+
 def _trace_forward(model:nn.Module, sample):
     "`forward(model, sample)`, with `use_cache=False` where the model's forward takes it (no key/value cache in the trace)."
     try: takes = 'use_cache' in inspect.signature(model.forward).parameters
@@ -285,8 +291,7 @@ def _build_graph(model:nn.Module, sample)->tp.DependencyGraph:
     "torch-pruning's graph of `model` traced on `sample`; `DG.unmapped`: index mappings it could not infer, `DG.output_nodes`: nodes that produce outputs."
     unmapped, limit, outs = {}, _index_limit(model), []
     def output_transform(out):
-        outs.extend(_output_tensors(out))
-        if not outs: raise ValueError(f"the model's output ({type(out).__name__}) holds no tensor computed from its parameters")
+        outs.extend(_model_outputs(out))
         return outs
     with torch.enable_grad(), _tp_guard(limit, unmapped):
         DG = tp.DependencyGraph().build_dependency(model, example_inputs=sample, forward_fn=_trace_forward,

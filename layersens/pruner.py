@@ -13,19 +13,13 @@ from fastcore.basics import patch
 from .core import compressible_layers, select_layers, layer_params, ModelSnapshot
 from .criteria import get_criterion, gather_stats, CriterionImportance, produces_channels, touches_model_output
 from .perturb import PruningPerturbation, check_pct, to_device, attention_heads, head_importance, heads_to_remove, remove_heads
-from .perturb import _trace_forward, _output_tensors, _tied, _retie
+from .perturb import _trace_forward, _model_outputs, _tied, _retie
 
 # %% auto #0
 __all__ = ['Pruner', 'collapse_channels']
 
 # %% ../nbs/75_pruner.ipynb #04e0321e
 def _out_channels(m): return m.out_channels if isinstance(m, nn.modules.conv._ConvNd) else m.out_features
-
-def _model_outputs(out)->list:
-    "The tensors of a model's output (a ModelOutput, tuple or dict), which torch-pruning traces the graph back from."
-    outs = _output_tensors(out)
-    if not outs: raise ValueError(f"the model's output ({type(out).__name__}) holds no tensor computed from its parameters")
-    return outs
 
 _MHA_NOTE = "heads of an nn.MultiheadAttention: they must fill its embed_dim, so a scan zeroes them but the Pruner cannot remove them"
 
