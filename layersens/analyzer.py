@@ -17,6 +17,7 @@ from .criteria import get_criterion
 from .perturb import check_level, make_perturbation, to_device, forward, COMPRESSIONS
 from .engine import make_engine, UnsafeForIncremental
 from .results import LayerSensitivity, SensitivityResult, SensitivitySweep
+from .checkpoint import ScanCheckpoint, model_digest, tensor_digest
 from fastcore.basics import patch
 from fastcore.meta import delegates
 
@@ -134,25 +135,47 @@ def _evaluate(self:SensitivityAnalyzer, model, buffers)->float:
         with torch.no_grad():
             for b, saved in buffers: b.copy_(saved)
 
+def _outcome(value:float, baseline:float, sign:float, removed:int, changed:bool)->dict:
+    status = 'nan' if math.isnan(value) else 'ok' if changed else 'unchanged'
+    return dict(compressed_metric=value, delta=sign * (baseline - value), params_removed=removed, status=status)
+
+def _eval_fn_base(ck:ScanCheckpoint, value:float)->float:
+    "The baseline a resumed eval_fn scan uses: the recorded one, if `value` agrees with it."
+    if 0 not in ck.base: ck.add_base(0, value, 1, None); return value
+    old = ck.base[0][0]
+    if not math.isclose(old, value, rel_tol=1e-6, abs_tol=1e-12):
+        raise ValueError(f"checkpoint: eval_fn gives {value!r} for the unmodified model, the checkpoint {ck.path} recorded {old!r}: "
+                         "the evaluation data changed; delete the checkpoint or pass another path to start over")
+    return old
+
 @patch
-def _measure_eval_fn(self:SensitivityAnalyzer, pert, units, levels, compression, snap, verbose)->tuple:
-    "Baseline and {(level, unit name): outcome} with one `eval_fn` call per unit."
+def _measure_eval_fn(self:SensitivityAnalyzer, pert, units, levels, compression, snap, verbose, ck=None)->tuple:
+    "Baseline and {(level, unit name): outcome} with one `eval_fn` call per unit (recorded in, or read from, `ck`)."
     model = self.model
     buffers = [(b, b.detach().clone()) for b in model.buffers()]
     baseline = self._evaluate(model, buffers)
     if math.isnan(baseline): raise ValueError("eval_fn returned NaN for the unmodified model; its metric cannot be compared")
+    if ck is not None: baseline = _eval_fn_base(ck, baseline)
     sign, out = (1. if self.higher_is_better else -1.), {}
     todo = [(lv, u) for lv in levels for u in units if u.status == 'ok']
     for lv, u in progress(todo, desc=f"{compression} sensitivity", verbose=verbose):
+        if ck is not None:
+            failed, rec = ck.get_failure(lv, u.name), ck.get_eval(lv, u.name, 0)
+            if failed is not None: out[lv, u.name] = failed; continue
+            if rec is not None:
+                value, removed, changed = rec
+                out[lv, u.name] = _outcome(value if changed else baseline, baseline, sign, removed, changed)
+                continue
         try:
             with pert.apply(u, lv) as p:
                 value = self._evaluate(p.model, buffers if p.model is model else []) if p.changed else baseline
         except Exception as e:
             out[lv, u.name] = _failure(e)
+            if ck is not None: ck.add_failure(lv, u.name, out[lv, u.name])
             snap.restore(); model.eval()
             continue
-        status = 'nan' if math.isnan(value) else 'ok' if p.changed else 'unchanged'
-        out[lv, u.name] = dict(compressed_metric=value, delta=sign * (baseline - value), params_removed=p.params_removed, status=status)
+        if ck is not None: ck.add_eval(lv, u.name, 0, value if p.changed else None, p.params_removed, p.changed)
+        out[lv, u.name] = _outcome(value, baseline, sign, p.params_removed, p.changed)
     _all_failed(out)
     return baseline, out, {}
 
@@ -189,8 +212,8 @@ def _settled(iv:dict, key, tol:float)->bool:
 
 # %% ../nbs/55_analyzer.ipynb #aaf4e15c
 @patch
-def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, early, snap, verbose)->tuple:
-    "Baseline and {(level, unit name): outcome} batch by batch, incrementally where possible."
+def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, early, snap, verbose, ck=None)->tuple:
+    "Baseline and {(level, unit name): outcome} batch by batch, incrementally where possible (recorded in, or read from, `ck`)."
     model, sign, M = self.model, (1. if self.higher_is_better else -1.), self.metric_fn
     dev = next(model.parameters()).device
     fwd = None
@@ -204,31 +227,54 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
     total = len(self.data) if hasattr(self.data, '__len__') else None
     for b, batch in enumerate(progress(self.data, total=total, desc=f"{compression} sensitivity", verbose=verbose and total is not None)):
         x, y = split_batch(batch, b)
+        rec, need = None, True
+        if ck is not None:  # a recorded batch must be the same batch; its forward pass is skipped when every unit is recorded
+            digest, rec = tensor_digest(x, y), ck.base.get(b)
+            if rec is not None and rec[2] != digest:
+                raise ValueError(f"checkpoint: batch {b} of data differs from the batch recorded in {ck.path}; resume with the same data "
+                                 "(same order, batch size and inputs), or delete the checkpoint to start over")
+            need = rec is None or any(ck.get_failure(*k) is None and not ck.holds(*k, b) for k in active)
         x, y = to_device(x, dev), to_device(y, dev)
         with torch.no_grad():
-            out = None
-            if fwd is not None:
-                try: out = fwd.run(x)
-                except UnsafeForIncremental as e: _notice(e); fwd = None
-            if out is None: out = forward(model, x)
-            ref = model_output(out, self.output_fn)
-            v, n = self._score(out, y, ref, x)
+            if need:
+                out = None
+                if fwd is not None:
+                    try: out = fwd.run(x)
+                    except UnsafeForIncremental as e: _notice(e); fwd = None
+                if out is None: out = forward(model, x)
+                ref = model_output(out, self.output_fn)
+                v, n = self._score(out, y, ref, x)
+                if ck is not None and rec is None: ck.add_base(b, v, n, digest)
+            if rec is not None: v, n = rec[0], rec[1]
             base.append(v); ns.append(n)
             for lv, u in todo:
                 key = (lv, u.name)
                 if key not in active: continue
+                if ck is not None:
+                    f, r = ck.get_failure(lv, u.name), ck.get_eval(lv, u.name, b)
+                    if f is not None: failed[key] = f; active.discard(key); continue
+                    if r is not None:
+                        info[key] = r[1:]
+                        if r[2]: vals[key].append((b, r[0]))
+                        else: active.discard(key)
+                        continue
                 try:
                     with pert.apply(u, lv) as p:
                         info[key] = (p.params_removed, p.changed)
-                        if not p.changed: active.discard(key); continue
+                        if not p.changed:
+                            if ck is not None: ck.add_eval(lv, u.name, b, None, p.params_removed, False)
+                            active.discard(key); continue
                         o = None
                         if fwd is not None and p.model is model and p.modified:
                             try: o = fwd.rerun(p.modified)
                             except UnsafeForIncremental as e: _notice(e); fwd = None
                         if o is None: o = forward(p.model, x)
-                        vals[key].append((b, self._score(o, y, ref, x)[0]))
+                        value = self._score(o, y, ref, x)[0]
+                        vals[key].append((b, value))
+                        if ck is not None: ck.add_eval(lv, u.name, b, value, p.params_removed, True)
                 except Exception as e:
                     failed[key] = _failure(e)
+                    if ck is not None: ck.add_failure(lv, u.name, failed[key])
                     active.discard(key)
                     snap.restore(); model.eval()
         if early is not None and b + 1 >= early['min_batches']:
@@ -283,8 +329,27 @@ def _calibrate(pert, model, layers:dict, inputs:list):
     pert.ranges = ranges
 
 @patch
-def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, verbose)->list:
+def _fingerprint(self:SensitivityAnalyzer, model, compression, levels, chosen, units, options, early, pert, dev)->dict:
+    "What identifies a scan for its checkpoint: the model's digest and every setting that changes a measured value."
+    name = lambda f: None if f is None else getattr(f, '__qualname__', type(f).__name__)
+    s = dict(model=model_digest(model), compression=compression, levels=levels,
+             options={k: (v if isinstance(v, (str, bool, int, float)) else getattr(v, 'name', repr(v))) for k, v in options.items() if k != 'stats'},
+             stats=None if options.get('stats') is None else tensor_digest(options['stats']),
+             metric=self.metric_name, higher_is_better=self.higher_is_better,
+             evaluation='data' if self.data is not None else f"eval_fn {name(self.eval_fn)}", output_fn=name(self.output_fn),
+             early_stop=early, device=dev.type, layers=list(chosen), units=[u.name for u in units])
+    if options.get('quant_activations'): s['activation_ranges'] = tensor_digest(pert.ranges)
+    return s
+
+def _checkpoint(checkpoint)->ScanCheckpoint|None:
+    if checkpoint is None or isinstance(checkpoint, ScanCheckpoint): return checkpoint
+    if isinstance(checkpoint, (str, bytes)) or hasattr(checkpoint, '__fspath__'): return ScanCheckpoint(checkpoint)
+    raise TypeError(f"checkpoint must be a file path or a ScanCheckpoint, got {type(checkpoint).__name__}")
+
+@patch
+def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, verbose, checkpoint=None)->list:
     levels = [check_level(compression, l) for l in levels]
+    ck = _checkpoint(checkpoint)
     if early is not None and self.data is None:
         raise ValueError("early_stop needs the analyzer to own the evaluation: pass data= and metric= instead of eval_fn")
     model = self.model
@@ -299,8 +364,12 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
         if options.get('quant_activations') and self.calibration_data is not None:
             _calibrate(pert, model, chosen, [to_device(x, dev) for x in _calibration_inputs(self.calibration_data)])
         units = pert.units()
-        if self.data is None: baseline, outcomes, info = self._measure_eval_fn(pert, units, levels, compression, snap, verbose)
-        else: baseline, outcomes, info = self._measure_data(pert, units, levels, compression, early, snap, verbose)
+        if ck is not None: ck.start(self._fingerprint(model, compression, levels, chosen, units, options, early, pert, dev))
+        try:
+            if self.data is None: baseline, outcomes, info = self._measure_eval_fn(pert, units, levels, compression, snap, verbose, ck)
+            else: baseline, outcomes, info = self._measure_data(pert, units, levels, compression, early, snap, verbose, ck)
+        finally:
+            if ck is not None: ck.close()
         settings = {k: (v if isinstance(v, (str, bool, int, float)) else getattr(v, 'name', repr(v)))
                     for k, v in options.items() if k != 'stats'}
         if options.get('quant_activations'): settings['calibration'] = 'sample' if self.calibration_data is None else 'calibration_data'
@@ -334,7 +403,7 @@ def _options(compression, criteria, granularity, quant_per_channel, quant_activa
 
 @patch
 def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, granularity, quant_per_channel, quant_activations,
-                    layers, stats, verbose, early_stop, min_batches, tol)->list:
+                    layers, stats, verbose, early_stop, min_batches, tol, checkpoint=None)->list:
     "One SensitivityResult per level of `levels`, sharing the baseline and the prepared perturbation."
     early = None
     if early_stop:
@@ -348,7 +417,7 @@ def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, gra
         raise ValueError(f"criteria {criteria.name!r} needs {', '.join(criteria.needs)}: compute "
                          f"stats = gather_stats(model, batches, {criteria.name!r}) and pass stats=stats")
     return self._run(compression, levels, layers, _options(compression, criteria, granularity, quant_per_channel, quant_activations, stats),
-                     early, self.verbose if verbose is None else verbose)
+                     early, self.verbose if verbose is None else verbose, checkpoint)
 
 # %% ../nbs/55_analyzer.ipynb #41c34737
 @patch
@@ -366,10 +435,11 @@ def analyze(self:SensitivityAnalyzer,
             early_stop:bool=False, # with data: stop evaluating a layer once its rank among the others is settled
             min_batches:int=3, # early stopping: batches every layer sees first (at least 2)
             tol:float=0.01, # early stopping: intervals that fit together within tol x |baseline| count as tied
+            checkpoint=None, # a file (or `ScanCheckpoint`): every finished evaluation is appended; run again with it to resume
            )->SensitivityResult:
     "Sensitivity of each layer to `compression` at `level`."
     return self._analyze_levels(compression, [level], criteria, granularity, quant_per_channel, quant_activations,
-                                layers, stats, verbose, early_stop, min_batches, tol)[0]
+                                layers, stats, verbose, early_stop, min_batches, tol, checkpoint)[0]
 
 # %% ../nbs/55_analyzer.ipynb #50dccd46
 SWEEP_LEVELS = (25, 50, 75)

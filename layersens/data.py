@@ -12,10 +12,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 import pandas as pd
 from .core import progress
-from .evaluation import METRICS, HIGHER_IS_BETTER, Metric, get_metric, split_batch, batch_metrics, evaluate, _device_of
+from .evaluation import METRICS, HIGHER_IS_BETTER, Metric, get_metric, split_batch, batch_metrics, evaluate, device_of
 
 # %% auto #0
-__all__ = ['digits_tensors', 'digits_loaders', 'digits_sample', 'train_digits_resnet18', 'cache_dir', 'digits_seed',
+__all__ = ['digits_tensors', 'digits_loaders', 'digits_sample', 'train_digits_resnet18', 'cache_dir', 'digits_seed', 'file_lock',
            'digits_resnet18', 'make_eval_fn', 'digits_eval_fn', 'fine_tune']
 
 # %% ../nbs/10_data.ipynb #b491bf2e
@@ -82,7 +82,7 @@ def digits_seed()->int:
 
 # %% ../nbs/10_data.ipynb #0356f684
 @contextlib.contextmanager
-def _file_lock(path:Path):
+def file_lock(path:Path):
     "Hold an exclusive lock on `path` (POSIX); elsewhere a no-op."
     try: import fcntl
     except ImportError: yield; return
@@ -126,7 +126,7 @@ def digits_resnet18(epochs:int=8, # training passes (part of the cache key)
     path = folder/f'digits_resnet18_e{epochs}_s{seed}_v1.pt'
     model = torchvision.models.resnet18(num_classes=10).eval()
     if not retrain and _load_checkpoint(path, model): return model
-    with _file_lock(folder/(path.name + '.lock')):
+    with file_lock(folder/(path.name + '.lock')):
         if not retrain and _load_checkpoint(path, model): return model  # another process trained it meanwhile
         model = train_digits_resnet18(epochs=epochs, seed=seed, verbose=verbose)
         _save_atomic(dict(state_dict=model.state_dict(), epochs=epochs, seed=seed), path)
@@ -158,7 +158,7 @@ def fine_tune(model:nn.Module, # the model to train in place
              )->nn.Module: # the same model, in eval mode
     "Fine-tune `model` on the digits training split."
     train_dl, _ = digits_loaders(seed=seed + 42)
-    dev = _device_of(model)
+    dev = device_of(model)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4)
     model.train()
     for _ in progress(range(epochs), desc='fine-tuning', verbose=verbose):

@@ -13,7 +13,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['METRICS', 'HIGHER_IS_BETTER', 'split_batch', 'model_output', 'Metric', 'get_metric', 'forward', 'to_device',
-           'batch_metrics', 'evaluate']
+           'device_of', 'batch_metrics', 'evaluate']
 
 # %% ../nbs/08_evaluation.ipynb #f6f0fd11
 def split_batch(batch, # a batch from the data
@@ -185,7 +185,7 @@ def to_device(sample, device):
     if isinstance(sample, (tuple, list)): return type(sample)(to_device(v, device) for v in sample)
     return sample
 
-def _device_of(model): return next(model.parameters()).device
+def device_of(model): return next(model.parameters()).device
 
 # %% ../nbs/08_evaluation.ipynb #85f9f998
 def _batch_scores(model, batches, metrics:list, reference=None, output_fn=None):
@@ -193,7 +193,7 @@ def _batch_scores(model, batches, metrics:list, reference=None, output_fn=None):
     if reference is None and any(m.needs == 'reference' for m in metrics):
         name = next(m.name for m in metrics if m.needs == 'reference')
         raise ValueError(f"metric {name!r} compares with the unperturbed model's outputs: pass reference= (a model)")
-    dev = _device_of(model)
+    dev = device_of(model)
     for i, batch in enumerate(batches):
         x, y = split_batch(batch, i)
         x, y = to_device(x, dev), to_device(y, dev)

