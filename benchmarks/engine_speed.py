@@ -14,7 +14,8 @@ import argparse, resource, statistics, time
 import torch, torchvision
 from layersens.analyzer import SensitivityAnalyzer
 from layersens.core import compressible_layers
-from layersens.data import make_eval_fn, evaluate, digits_resnet18, digits_loaders
+from layersens.data import make_eval_fn, digits_resnet18, digits_loaders
+from layersens.evaluation import evaluate
 from layersens.engine import IncrementalForward
 
 def timed(fn, repeats=1):

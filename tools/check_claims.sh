@@ -24,7 +24,8 @@ for s in $seeds; do
   # train (or load) the model once, in its own process: the process that forks the notebook workers must not
   # have started torch's thread pools (a forked worker can deadlock in them)
   LAYERSENS_DIGITS_SEED=$s LAYERSENS_CACHE="$root/seed$s" python -c "
-from layersens.data import digits_resnet18, evaluate, digits_loaders
+from layersens.data import digits_resnet18, digits_loaders
+from layersens.evaluation import evaluate
 print(f'seed $s: digits model valid accuracy {evaluate(digits_resnet18(verbose=False), digits_loaders()[1])[\"accuracy\"]:.4f}', flush=True)" | tee -a "$report"
   IN_TEST=1 LAYERSENS_DIGITS_SEED=$s LAYERSENS_TEXT_SAMPLE=$s LAYERSENS_CACHE="$root/seed$s" python - "$s" $nbs <<'PY' | tee -a "$report"
 import sys
