@@ -17,9 +17,9 @@ from .criteria import get_criterion, granularity_dims, keep_mask, is_depthwise, 
 
 # %% auto #0
 __all__ = ['COMPRESSIONS', 'check_pct', 'check_level', 'Unit', 'Perturbed', 'Perturbation', 'SparsityPerturbation',
-           'fake_quantize', 'fake_quantize_affine', 'QuantizationPerturbation', 'GroupDiverged', 'group_params_removed',
-           'AttentionHeads', 'attention_heads', 'head_importance', 'heads_to_remove', 'remove_heads',
-           'PruningPerturbation', 'prune_copy', 'make_perturbation']
+           'fake_quantize', 'fake_quantize_affine', 'input_quantizer', 'QuantizationPerturbation', 'GroupDiverged',
+           'group_params_removed', 'AttentionHeads', 'attention_heads', 'head_importance', 'heads_to_remove',
+           'remove_heads', 'PruningPerturbation', 'prune_copy', 'make_perturbation']
 
 # %% ../nbs/30_perturb.ipynb #23b8215a
 COMPRESSIONS = ('sparsity', 'pruning', 'quantization')
@@ -148,6 +148,21 @@ def _inputs_at(args, pos)->list:
         if i < len(args) and isinstance(args[i], torch.Tensor) and not any(args[i] is o for o in out): out.append(args[i])
     return [x.detach() for x in out]
 
+def input_quantizer(lo:float, # lowest value of the calibrated range
+                    hi:float, # highest value of the calibrated range
+                    bits:int, # bit width
+                    pos:tuple, # positions of the module's arguments that are the layer's input
+                   ):
+    "A forward pre-hook that fake-quantizes the arguments at `pos` to `bits` bits over [lo, hi] (one tensor passed twice is quantized once)."
+    def hook(mod, args):
+        args, done = list(args), {}  # one tensor passed as query, key and value stays one tensor
+        for i in pos:
+            if i < len(args) and isinstance(args[i], torch.Tensor):
+                if id(args[i]) not in done: done[id(args[i])] = fake_quantize_affine(args[i], lo, hi, bits)
+                args[i] = done[id(args[i])]
+        return tuple(args)
+    return hook
+
 class QuantizationPerturbation(Perturbation):
     "Fake quantization of one layer's weights (and optionally its input activations)."
     compression = 'quantization'
@@ -181,14 +196,7 @@ class QuantizationPerturbation(Perturbation):
             if self.activations and unit.name in self.ranges:
                 lo, hi = self.ranges[unit.name]
                 owner, pos = _called(m)
-                def quantize_inputs(mod, args):
-                    args, done = list(args), {}  # one tensor passed as query, key and value stays one tensor
-                    for i in pos:
-                        if i < len(args) and isinstance(args[i], torch.Tensor):
-                            if id(args[i]) not in done: done[id(args[i])] = fake_quantize_affine(args[i], lo, hi, level)
-                            args[i] = done[id(args[i])]
-                    return tuple(args)
-                hook = owner.register_forward_pre_hook(quantize_inputs)
+                hook = owner.register_forward_pre_hook(input_quantizer(lo, hi, level, pos))
                 changed = True
             yield Perturbed(self.model, unit.group, 0, changed, (getattr(m, 'owner', m),))
         finally:

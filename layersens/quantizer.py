@@ -11,7 +11,7 @@ import pandas as pd
 from fastcore.basics import patch
 from .core import select_layers, layer_params, ModelSnapshot
 from .evaluation import split_batch, forward, to_device
-from .perturb import fake_quantize, fake_quantize_affine, QuantizationPerturbation, _called
+from .perturb import fake_quantize, input_quantizer, QuantizationPerturbation, _called
 from .analyzer import _calibrate as _calibrate_ranges, _calibration_inputs
 from .sparsifier import _is_masked
 
@@ -59,21 +59,6 @@ class Quantizer:
         self.ranges, self.hooks = {}, []  # filled by `quantize_model`: {layer: (min, max) of its input}, the hooks that quantize inputs
 
 # %% ../nbs/77_quantizer.ipynb #e83e627f
-def _input_quantizer(lo:float, # lowest value of the calibrated range
-                     hi:float, # highest value of the calibrated range
-                     bits:int, # bit width
-                     pos:tuple, # positions of the module's arguments that are the layer's input
-                    ):
-    "A forward pre-hook that fake-quantizes the arguments at `pos` to `bits` bits over [lo, hi] (one tensor passed twice is quantized once)."
-    def hook(mod, args):
-        args, done = list(args), {}
-        for i in pos:
-            if i < len(args) and isinstance(args[i], torch.Tensor):
-                if id(args[i]) not in done: done[id(args[i])] = fake_quantize_affine(args[i], lo, hi, bits)
-                args[i] = done[id(args[i])]
-        return tuple(args)
-    return hook
-
 @patch
 def _input_ranges(self:Quantizer)->dict:
     "{layer name: (min, max) of its input} over the calibration data, on the model in eval mode (its modes restored)."
@@ -106,7 +91,7 @@ def quantize_model(self:Quantizer)->nn.Module:
             for n, m in self.layers.items(): m.weight.copy_(fake_quantize(m.weight, self.bits[n], self.per_channel))
         for n, (lo, hi) in self.ranges.items():
             owner, pos = _called(self.layers[n])
-            self.hooks.append(owner.register_forward_pre_hook(_input_quantizer(lo, hi, self.bits[n], pos)))
+            self.hooks.append(owner.register_forward_pre_hook(input_quantizer(lo, hi, self.bits[n], pos)))
     except BaseException:
         snap.restore()
         self.hooks = []
