@@ -125,28 +125,37 @@ def keep_mask(module:nn.Module, # the layer whose weight is masked
     return keep.view(grouped.shape).expand_as(module.weight)
 
 # %% ../nbs/20_criteria.ipynb #774cc7cd
-def _sipp_max(module:nn.Module, x:torch.Tensor, current:torch.Tensor|None, chunk:int=256)->torch.Tensor:
-    "Running max over inputs (and positions) of each weight's share of its neuron's summed |w * a|."
-    w = module.weight.detach().abs().float()
-    x = x.detach().abs().float()
-    if isinstance(module, nn.Linear):
-        a = x.reshape(-1, x.shape[-1])
-        best = torch.zeros_like(w)
-        for part in a.split(max(1, chunk // 8)):
-            c = w[None] * part[:, None, :]
-            best = torch.maximum(best, (c / c.sum(-1, keepdim=True).clamp_min(1e-12)).amax(0))
-    elif isinstance(module, nn.Conv2d):
-        cols = F.unfold(x, module.kernel_size, module.dilation, module.padding, module.stride)
-        g, out = module.groups, w.shape[0]
-        wf = w.reshape(g, out // g, -1)
-        cols = cols.reshape(cols.shape[0], g, wf.shape[-1], -1)
-        best = torch.zeros_like(wf)
-        for sample in cols:
-            for part in sample.split(chunk, dim=-1):
-                c = wf[..., None] * part[:, None]
-                best = torch.maximum(best, (c / c.sum(2, keepdim=True).clamp_min(1e-12)).amax(-1))
-        best = best.reshape(w.shape)
-    else: raise ValueError(f"criteria 'sipp' supports Linear and Conv2d layers, not {type(module).__name__}")
+def _neuron_inputs(module:nn.Module, x:torch.Tensor)->torch.Tensor:
+    "What each output neuron of `module` reads, one row per input point and position: [groups, rows, inputs per neuron]."
+    x = x.detach().float()
+    if isinstance(module, nn.Conv2d):
+        cols = F.unfold(x, module.kernel_size, module.dilation, module.padding, module.stride)  # [N, C*kh*kw, L]
+        cols = cols.reshape(cols.shape[0], module.groups, -1, cols.shape[-1])  # [N, groups, K, L]
+        return cols.permute(1, 0, 3, 2).reshape(module.groups, -1, cols.shape[2])
+    if isinstance(module, nn.Linear): return x.reshape(1, -1, x.shape[-1])
+    raise ValueError(f"criteria 'sipp' supports Linear and Conv2d layers, not {type(module).__name__}")
+
+def _max_share(w:torch.Tensor, a:torch.Tensor, chunk:int)->torch.Tensor:
+    "For w [F, K] and a [P, K], both >= 0: the max over rows p of w[f, k] a[p, k] / sum_k' w[f, k'] a[p, k'] (0 where the sum is 0)."
+    z = a @ w.t()  # [P, F]: each neuron's sum at each row
+    inv = torch.where(z > 0, 1 / z, torch.zeros_like(z)).t()  # [F, P]
+    best, step = torch.zeros_like(w), max(1, chunk // max(1, w.numel()))
+    for i in range(0, a.shape[0], step):  # max_p a[p, k] / z[p, f], a [F, step, K] block at a time
+        best = torch.maximum(best, (inv[:, i:i + step, None] * a[None, i:i + step]).amax(1))
+    return best * w
+
+def _sipp_max(module:nn.Module, x:torch.Tensor, current:torch.Tensor|None, chunk:int=1 << 22)->torch.Tensor:
+    "Running max over inputs and positions of each weight's share of its neuron's contributions of the same sign class."
+    w = module.weight.detach().float()
+    rows = _neuron_inputs(module, x)
+    wg = w.reshape(rows.shape[0], w.shape[0] // rows.shape[0], -1)
+    best = torch.zeros_like(wg)
+    for g in range(rows.shape[0]):
+        for a in (rows[g].clamp_min(0), (-rows[g]).clamp_min(0)):  # the positive and negative parts of the inputs
+            if not a.any(): continue
+            for part in (wg[g].clamp_min(0), (-wg[g]).clamp_min(0)):  # positive and negative weights: one class each
+                best[g] = torch.maximum(best[g], _max_share(part, a, chunk))
+    best = best.reshape(w.shape).clamp_max(1)
     return best if current is None else torch.maximum(current, best)
 
 # %% ../nbs/20_criteria.ipynb #e82884f1
@@ -245,7 +254,7 @@ for _c in [
     Criterion('fisher', lambda m, s: 0.5 * s['grad_sq'] * m.weight.float() ** 2, 'Sensitivity', needs=('grad_sq',),
               description='F w² / 2 with F the empirical Fisher diagonal (mean squared gradient)'),
     Criterion('sipp', lambda m, s: s['sipp'], 'Sensitivity', needs=('sipp',),
-              description="SiPP: a weight's largest relative contribution to its neuron over sample inputs"),
+              description="SiPP: a weight's largest share of its neuron's same-sign contributions over sample inputs"),
     Criterion('mixed', lambda m, s: 0.5 * _normed(s['grad_abs']) + 0.5 * _normed(m.weight.abs().float()), 'Mixed',
               needs=('grad_abs',), description='50/50 mix of normalised |gradient| and |weight|'),
 ]: register_criterion(_c)
