@@ -24,8 +24,8 @@ from .results import SensitivitySweep, _write_json, _read_json
 from .analyzer import metric_value, _on_device, _check_device
 
 # %% auto #0
-__all__ = ['COSTS', 'Latency', 'measure_latency', 'layer_macs', 'check_cost', 'UnitCosts', 'cost_range', 'choose_levels',
-           'Allocation']
+__all__ = ['COSTS', 'Latency', 'measure_latency', 'compare_latency', 'layer_macs', 'check_cost', 'UnitCosts', 'cost_range',
+           'choose_levels', 'Allocation']
 
 # %% ../nbs/67_allocate.ipynb #445044ba
 @dataclass
@@ -86,6 +86,33 @@ def measure_latency(model:nn.Module, # the model to time; handed back unchanged
         x = to_device(example_inputs, dev)
         with torch.no_grad(): times = _timed_calls([model], x, warmup, repeats, dev)[0]
     return _latency(times, dev)
+
+# %% ../nbs/67_allocate.ipynb #66dadcb9
+def compare_latency(models:dict, # {name: model}; the first is the reference; each handed back unchanged
+                    example_inputs, # the input all are timed on
+                    *,
+                    warmup:int=5, # untimed calls of each model first
+                    repeats:int=50, # timed calls of each model, interleaved
+                    device=None, # where to time them (default: where the first model is)
+                   )->pd.DataFrame: # per model: median and quartiles (ms), saving against the first (ms and percent)
+    "Forward times of several models on one input, calls interleaved, with each one's paired saving against the first."
+    if not isinstance(models, dict) or not models or not all(isinstance(m, nn.Module) for m in models.values()):
+        raise TypeError("models must be a non-empty dict {name: torch.nn.Module}")
+    warmup, repeats, device = _check_int('warmup', warmup, 0), _check_int('repeats', repeats, 1), _check_device(device)
+    mods = list(models.values())
+    with ExitStack() as stack:
+        for m in mods: stack.enter_context(restoring(m))
+        dev = device if device is not None else next(mods[0].parameters()).device
+        for m in mods: stack.enter_context(_on_device(m, dev)); m.eval()
+        x = to_device(example_inputs, dev)
+        with torch.no_grad(): times = _timed_calls(mods, x, warmup, repeats, dev)
+    base = float(np.median(times[0]))
+    rows = []
+    for name, t in zip(models, times):
+        lat = _latency(t, dev)
+        saved = _saved_ms(times[0], t)
+        rows.append(dict(model=name, median_ms=lat.median_ms, q1_ms=lat.q1_ms, q3_ms=lat.q3_ms, saved_ms=saved, saved_pct=100 * saved / base))
+    return pd.DataFrame(rows).set_index('model')
 
 # %% ../nbs/67_allocate.ipynb #e3a7acaa
 def _distinct_inputs(args, pos)->list:

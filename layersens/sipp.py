@@ -373,7 +373,7 @@ def sipp_prune(model:nn.Module, # the model; handed back unchanged (the result h
     for k, v in plan.items():
         mod = named[k]
         with torch.no_grad(): mod.weight.copy_(v['weight'].view_as(mod.weight))
-        torch_prune.custom_from_mask(mod, 'weight', v['mask'].view_as(mod.weight).to(mod.weight.device))
+        with torch.no_grad(): torch_prune.custom_from_mask(mod, 'weight', v['mask'].view_as(mod.weight).to(mod.weight.device))
     return SiPPResult(pruned, table, groups, method, achieved, size_s)
 
 # %% ../nbs/78_sipp.ipynb #462484db

@@ -61,7 +61,8 @@ def _mask(self:Sparsifier, module:nn.Module, mask:torch.Tensor):
     if _is_masked(module): _unmask(module)
     h, name = _holder(module)
     if isinstance(module, WeightView) and module.transposed: mask = mask.t()  # stored (in, out)
-    torch_prune.custom_from_mask(h, name, mask.contiguous().to(module.weight.device))
+    with torch.no_grad():  # the first masked weight is then a plain tensor (a model fresh from here can be deep-copied); forwards recompute it with grad
+        torch_prune.custom_from_mask(h, name, mask.contiguous().to(module.weight.device))
 
 @patch
 def _scores_on_original(self:Sparsifier, module:nn.Module, fn):
