@@ -172,7 +172,8 @@ def plot(self:SensitivityResult,
     ax.bar(x, finite, color=colors)
     lo, hi = np.array([l.ci_low for l in ls], dtype=float), np.array([l.ci_high for l in ls], dtype=float)
     if np.isfinite(lo).any():  # per-batch statistics: draw the 95% intervals
-        ax.errorbar(x, finite, yerr=np.nan_to_num(np.stack([finite - lo, hi - finite]), nan=0.), fmt='none',
+        # clipped at 0: an interval that collapses onto its delta can end a rounding error on the wrong side of it
+        ax.errorbar(x, finite, yerr=np.nan_to_num(np.stack([finite - lo, hi - finite]), nan=0.).clip(min=0), fmt='none',
                     ecolor='black', elinewidth=.8, capsize=2, label='95% interval')
     nan_x = x[np.isnan(deltas)]
     if len(nan_x): ax.scatter(nan_x, np.full(len(nan_x), top), marker='x', color='red', zorder=3, label='metric is NaN')
