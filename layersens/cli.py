@@ -265,12 +265,20 @@ def report_table(report)->pd.DataFrame:
 # %% ../nbs/90_cli.ipynb #45c23f7c
 def _one_line(e:BaseException)->str: return ' '.join(str(e).split()) or type(e).__name__
 
+_SHARED = ('weights', 'trust_pickle', 'num_classes', 'task', 'batches', 'batch_size', 'image_size', 'seq_len', 'seed', 'metric')
+
+def _shared(args)->dict:
+    "The model and data options both commands take, as keyword arguments."
+    return {k: getattr(args, k) for k in _SHARED}
+
+def _print_sources(r:dict):
+    lm, ld = r['model'], r['data']
+    print(f"model: {lm.spec} ({sum(p.numel() for p in lm.model.parameters()):,} parameters); data: {ld.description}; metric: {r['metric']}")
+
 def _compress_main(args)->int:
     "`layersens compress`: run `compress_command` and print the report."
     try:
-        r = compress_command(args.model, args.data, weights=args.weights, trust_pickle=args.trust_pickle, num_classes=args.num_classes,
-                             task=args.task, batches=args.batches, batch_size=args.batch_size, image_size=args.image_size,
-                             seq_len=args.seq_len, seed=args.seed, metric=args.metric, macs=args.macs, latency=args.latency,
+        r = compress_command(args.model, args.data, **_shared(args), macs=args.macs, latency=args.latency,
                              structured=args.structured, sparsity=args.sparsity, unstructured=args.unstructured,
                              collapse=not args.no_collapse, recalibrate=not args.no_recalibrate, epochs=args.epochs, lr=args.lr,
                              train_data=args.train_data, device=args.device, out=args.out, verbose=not args.quiet)
@@ -280,8 +288,7 @@ def _compress_main(args)->int:
     except (ValueError, TypeError, ImportError, OSError) as e:
         print(f"layersens compress: error: {_one_line(e)}", file=sys.stderr)
         return 2
-    lm, ld = r['model'], r['data']
-    print(f"model: {lm.spec} ({sum(p.numel() for p in lm.model.parameters()):,} parameters); data: {ld.description}; metric: {r['metric']}")
+    _print_sources(r)
     with pd.option_context('display.max_rows', None, 'display.width', 200):
         print(report_table(r['report']).to_string(index=False))
     print(f"\nwrote {', '.join(str(p) for p in r['files'].values())}")
@@ -294,9 +301,7 @@ def main(argv=None):
     if args.command == 'compress': return _compress_main(args)
     a = vars(args)
     try:
-        r = scan(args.model, args.data, weights=args.weights, trust_pickle=args.trust_pickle, num_classes=args.num_classes,
-                 task=args.task, batches=args.batches, batch_size=args.batch_size, image_size=args.image_size,
-                 seq_len=args.seq_len, seed=args.seed, metric=args.metric, compression=args.compression, level=args.level,
+        r = scan(args.model, args.data, **_shared(args), compression=args.compression, level=args.level,
                  levels=args.levels, layers=args.layers, granularity=args.granularity, device=args.device, out=args.out,
                  resume=args.resume, **{k: a[k] for k in ('target_pct', 'min_pct', 'max_pct', 'gamma')}, verbose=not args.quiet)
     except KeyboardInterrupt:
@@ -306,8 +311,7 @@ def main(argv=None):
     except (ValueError, TypeError, ImportError, OSError) as e:
         print(f"layersens scan: error: {_one_line(e)}", file=sys.stderr)
         return 2
-    lm, ld = r['model'], r['data']
-    print(f"model: {lm.spec} ({sum(p.numel() for p in lm.model.parameters()):,} parameters); data: {ld.description}; metric: {r['metric']}")
+    _print_sources(r)
     if r['reused']: print(f"resumed: {r['reused']} evaluations read from {r['files']['checkpoint']}")
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.float_format', '{:.4f}'.format):
         if r['sweep'] is None:
