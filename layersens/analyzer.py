@@ -5,6 +5,7 @@
 # %% ../nbs/55_analyzer.ipynb #db597173
 from __future__ import annotations
 import inspect, math, numbers, re
+from collections.abc import Mapping
 from contextlib import contextmanager
 import numpy as np
 import torch
@@ -12,7 +13,7 @@ from torch import nn
 import warnings
 from .core import select_layers, layer_params, restoring, progress, ModelSnapshot
 from .stats import mean_ci
-from .evaluation import get_metric, split_batch, model_output
+from .evaluation import get_metric, split_batch, model_output, describe_inputs, device_of
 from .criteria import get_criterion
 from .perturb import check_level, make_perturbation, to_device, forward, COMPRESSIONS
 from .engine import make_engine, UnsafeForIncremental
@@ -22,7 +23,7 @@ from fastcore.basics import patch
 from fastcore.meta import delegates
 
 # %% auto #0
-__all__ = ['SWEEP_LEVELS', 'metric_value', 'SensitivityAnalyzer', 'analyze_sensitivity']
+__all__ = ['FAIL_FAST', 'SWEEP_LEVELS', 'metric_value', 'SensitivityAnalyzer', 'EvaluationFailed', 'analyze_sensitivity']
 
 # %% ../nbs/55_analyzer.ipynb #a3451caf
 def metric_value(value, # what eval_fn (or the metric) returned
@@ -74,8 +75,8 @@ class SensitivityAnalyzer:
                  eval_fn=None, # function model -> scalar metric; or give `data` and `metric` instead
                  *,
                  criteria='large_final', # default criterion of every analysis: a name from `CRITERIA` or a `Criterion`
-                 higher_is_better:bool|None=None, # False for losses (default: True, or the direction of a named `metric`)
-                 metric_name:str|None=None, # name of the metric, for tables and plots (default: 'accuracy' or `metric`'s name)
+                 higher_is_better:bool|None=None, # False for losses (default: the direction of `metric`, or `eval_fn.higher_is_better`, else True)
+                 metric_name:str|None=None, # name of the metric, for tables and plots (default: `metric`'s name, or `eval_fn.metric_name`, else 'metric')
                  device=None, # where the analysis runs ('cpu', 'cuda', a torch.device); default: where the model is
                  calibration_data=None, # inputs that calibrate activation ranges (quant_activations): a tensor or batches; default: the sample
                  layers:list|None=None, # names of the layers to analyse (default: every Conv and Linear, attention in-projections included)
@@ -95,9 +96,12 @@ class SensitivityAnalyzer:
         if higher_is_better is not None and not isinstance(higher_is_better, bool):
             raise TypeError(f"higher_is_better must be True or False, got {higher_is_better!r}")
         self.data, self.metric_fn = data, None
+        if eval_fn is not None:  # a function may say what it measures (as `make_eval_fn`'s do)
+            metric_name = metric_name or getattr(eval_fn, 'metric_name', None)
+            if higher_is_better is None and isinstance(getattr(eval_fn, 'higher_is_better', None), bool): higher_is_better = eval_fn.higher_is_better
         if data is not None:
-            if isinstance(data, (torch.Tensor, str, bytes)) or not hasattr(data, '__iter__'):
-                raise TypeError(f"data must be a DataLoader or a list of (inputs, targets) batches, got {type(data).__name__}")
+            if isinstance(data, (torch.Tensor, str, bytes, Mapping)) or not hasattr(data, '__iter__'):
+                raise TypeError(f"data must be a DataLoader or a list of batches (one batch goes in a list: [batch]), got {type(data).__name__}")
             self.metric_fn = get_metric(metric, 'metric')
             if higher_is_better is None: higher_is_better = self.metric_fn.higher_is_better
             metric_name = metric_name or self.metric_fn.name
@@ -105,27 +109,56 @@ class SensitivityAnalyzer:
                 raise TypeError(f"output_fn must be a function outputs -> tensor, got {type(output_fn).__name__}")
             if engine not in _ENGINES: raise ValueError(f"engine must be one of {', '.join(map(repr, _ENGINES))}, got {engine!r}")
         if calibration_data is not None and (isinstance(calibration_data, (str, bytes)) or
-                                             not isinstance(calibration_data, (torch.Tensor, dict)) and not hasattr(calibration_data, '__iter__')):
+                                             not isinstance(calibration_data, (torch.Tensor, Mapping)) and not hasattr(calibration_data, '__iter__')):
             raise TypeError(f"calibration_data must be a tensor or batches (a DataLoader or a list), got {type(calibration_data).__name__}")
         self.model, self.sample, self.eval_fn, self.engine, self.output_fn = model, sample, eval_fn, engine, output_fn
         self.criteria, self.device, self.calibration_data = get_criterion(criteria), _check_device(device), calibration_data
         self.higher_is_better = True if higher_is_better is None else higher_is_better
-        self.metric_name, self.verbose = str(metric_name or 'accuracy'), verbose
+        self.metric_name, self.verbose = str(metric_name or 'metric'), verbose
         self.include_embeddings = include_embeddings
         self.layers = list(select_layers(model, layers, include_embeddings=include_embeddings))
 
 # %% ../nbs/55_analyzer.ipynb #5b413abb
-def _failure(e:Exception, limit:int=300)->dict:
-    "The outcome of a unit whose compression or evaluation raised `e`: status 'unsupported', the error as the note."
+class EvaluationFailed(RuntimeError):
+    "A scan stopped because its evaluations fail whatever the layer: its first units all raised alike, or every unit failed."
+
+FAIL_FAST = 3 # a scan stops when its first FAIL_FAST evaluated units all raise the same type of exception
+
+def _failure(e:BaseException, # what compressing or evaluating the unit raised
+             status:str='error', # 'error' (evaluating it raised) or 'unsupported' (compressing it raised)
+             limit:int=300, # longest note kept
+            )->dict:
+    "The outcome of a unit whose compression or evaluation raised `e`, the exception's type and message as the note."
+    if isinstance(e, (MemoryError, torch.OutOfMemoryError)): status = 'error'  # out of memory says nothing about the unit
     msg = re.sub(r'\s+', ' ', str(e)).strip()
     if len(msg) > limit: msg = msg[:limit - 3] + '...'
-    return dict(compressed_metric=math.nan, delta=math.nan, params_removed=0, status='unsupported',
+    return dict(compressed_metric=math.nan, delta=math.nan, params_removed=0, status=status,
                 note=f"{type(e).__name__}: {msg}" if msg else type(e).__name__)
 
-def _all_failed(out:dict):
-    "Warn when every evaluated unit failed (the cause is then more likely the eval_fn or metric than the layers)."
-    if out and all(o['status'] == 'unsupported' for o in out.values()):
-        warnings.warn(f"layersens: every layer failed, e.g. {next(iter(out.values()))['note']}", stacklevel=4)
+class _Failures:
+    "How a scan's units end: raises `EvaluationFailed` when the first `k` evaluated units fail alike, or (`done`) when all failed."
+    def __init__(self, k:int=FAIL_FAST): self.k, self.run, self.worked, self.failed = k, [], set(), {}
+    def ok(self, key): self.worked.add(key); self.run = None  # a unit that was evaluated: the run of failures at the start is over
+    def fail(self, key, outcome:dict, e:BaseException|None=None):
+        "Record a failed unit; `e`: the exception of a failed evaluation (a compression that failed, or a recorded failure, passes None)."
+        self.failed[key] = outcome
+        if e is None or self.run is None: return
+        if self.run and type(e) is not self.run[0]: self.run = None; return
+        self.run.append(type(e))
+        if len(self.run) >= self.k:
+            raise EvaluationFailed(f"the first {self.k} units evaluated all failed with {type(e).__name__}, the last one {key[1]!r} "
+                                   f"with {outcome['note']}: the cause is more likely the evaluation (eval_fn, metric, data or "
+                                   "memory) than the layers; the model is restored") from e
+    def done(self):
+        "Raise when every unit that was tried failed."
+        if self.failed and set(self.failed) >= self.worked:
+            (lv, name), o = next(iter(self.failed.items()))
+            raise EvaluationFailed(f"every unit failed ({len(self.failed)}), e.g. {name!r}: {o['note']}; the model is restored")
+
+def _recorded_failure(ck, lv, name:str):
+    "The failure `ck` recorded for (`lv`, `name`), unless it was an evaluation error: those are tried again on resume."
+    f = ck.get_failure(lv, name)
+    return f if f is not None and f.get('status') != 'error' else None
 
 @patch
 def _evaluate(self:SensitivityAnalyzer, model, buffers)->float:
@@ -156,33 +189,40 @@ def _measure_eval_fn(self:SensitivityAnalyzer, pert, units, levels, compression,
     baseline = self._evaluate(model, buffers)
     if math.isnan(baseline): raise ValueError("eval_fn returned NaN for the unmodified model; its metric cannot be compared")
     if ck is not None: baseline = _eval_fn_base(ck, baseline)
-    sign, out = (1. if self.higher_is_better else -1.), {}
+    sign, out, fails = (1. if self.higher_is_better else -1.), {}, _Failures()
     todo = [(lv, u) for lv in levels for u in units if u.status == 'ok']
     for lv, u in progress(todo, desc=f"{compression} sensitivity", verbose=verbose):
+        key = (lv, u.name)
         if ck is not None:
-            failed, rec = ck.get_failure(lv, u.name), ck.get_eval(lv, u.name, 0)
-            if failed is not None: out[lv, u.name] = failed; continue
+            failed, rec = _recorded_failure(ck, lv, u.name), ck.get_eval(lv, u.name, 0)
+            if failed is not None: out[key] = failed; fails.fail(key, failed); continue
             if rec is not None:
                 value, removed, changed = rec
-                out[lv, u.name] = _outcome(value if changed else baseline, baseline, sign, removed, changed)
-                continue
+                out[key] = _outcome(value if changed else baseline, baseline, sign, removed, changed)
+                fails.ok(key); continue
+        applied = False
         try:
             with pert.apply(u, lv) as p:
+                applied = True
                 value = self._evaluate(p.model, buffers if p.model is model else []) if p.changed else baseline
         except Exception as e:
-            out[lv, u.name] = _failure(e)
-            if ck is not None: ck.add_failure(lv, u.name, out[lv, u.name])
+            out[key] = _failure(e, 'error' if applied else 'unsupported')
+            if ck is not None: ck.add_failure(lv, u.name, out[key])
             snap.restore(); model.eval()
+            fails.fail(key, out[key], e if out[key]['status'] == 'error' else None)
             continue
         if ck is not None: ck.add_eval(lv, u.name, 0, value if p.changed else None, p.params_removed, p.changed)
-        out[lv, u.name] = _outcome(value, baseline, sign, p.params_removed, p.changed)
-    _all_failed(out)
+        out[key] = _outcome(value, baseline, sign, p.params_removed, p.changed)
+        fails.ok(key)
+    fails.done()
     return baseline, out, {}
 
 # %% ../nbs/55_analyzer.ipynb #0a54768a
 def _first_inputs(data, n:int=16):
     "The inputs of the first batch (at most `n` rows of a tensor): the default sample for tracing."
-    x = split_batch(next(iter(data)), 0)[0]
+    first = next(iter(data), None)
+    if first is None: raise ValueError("data is empty: pass a DataLoader or a list of batches")
+    x = split_batch(first, 0)[0]
     return x[:n] if isinstance(x, torch.Tensor) else x
 
 def _notice(e:Exception):
@@ -223,7 +263,7 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
         except UnsafeForIncremental as e: _notice(e)
     todo = [(lv, u) for lv in levels for u in units if u.status == 'ok']
     active = {(lv, u.name) for lv, u in todo}
-    base, ns, vals, info, failed = [], [], {(lv, u.name): [] for lv, u in todo}, {}, {}
+    base, ns, vals, info, failed, fails = [], [], {(lv, u.name): [] for lv, u in todo}, {}, {}, _Failures()
     total = len(self.data) if hasattr(self.data, '__len__') else None
     for b, batch in enumerate(progress(self.data, total=total, desc=f"{compression} sensitivity", verbose=verbose and total is not None)):
         x, y = split_batch(batch, b)
@@ -233,7 +273,7 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
             if rec is not None and rec[2] != digest:
                 raise ValueError(f"checkpoint: batch {b} of data differs from the batch recorded in {ck.path}; resume with the same data "
                                  "(same order, batch size and inputs), or delete the checkpoint to start over")
-            need = rec is None or any(ck.get_failure(*k) is None and not ck.holds(*k, b) for k in active)
+            need = rec is None or any(_recorded_failure(ck, *k) is None and not ck.holds(*k, b) for k in active)
         x, y = to_device(x, dev), to_device(y, dev)
         with torch.no_grad():
             if need:
@@ -251,19 +291,21 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
                 key = (lv, u.name)
                 if key not in active: continue
                 if ck is not None:
-                    f, r = ck.get_failure(lv, u.name), ck.get_eval(lv, u.name, b)
-                    if f is not None: failed[key] = f; active.discard(key); continue
+                    f, r = _recorded_failure(ck, lv, u.name), ck.get_eval(lv, u.name, b)
+                    if f is not None: failed[key] = f; active.discard(key); fails.fail(key, f); continue
                     if r is not None:
                         info[key] = r[1:]
                         if r[2]: vals[key].append((b, r[0]))
                         else: active.discard(key)
-                        continue
+                        fails.ok(key); continue
+                applied = False
                 try:
                     with pert.apply(u, lv) as p:
+                        applied = True
                         info[key] = (p.params_removed, p.changed)
                         if not p.changed:
                             if ck is not None: ck.add_eval(lv, u.name, b, None, p.params_removed, False)
-                            active.discard(key); continue
+                            active.discard(key); fails.ok(key); continue
                         o = None
                         if fwd is not None and p.model is model and p.modified:
                             try: o = fwd.rerun(p.modified)
@@ -272,11 +314,13 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
                         value = self._score(o, y, ref, x)[0]
                         vals[key].append((b, value))
                         if ck is not None: ck.add_eval(lv, u.name, b, value, p.params_removed, True)
+                    fails.ok(key)
                 except Exception as e:
-                    failed[key] = _failure(e)
+                    failed[key] = _failure(e, 'error' if applied else 'unsupported')
                     if ck is not None: ck.add_failure(lv, u.name, failed[key])
                     active.discard(key)
                     snap.restore(); model.eval()
+                    fails.fail(key, failed[key], e if failed[key]['status'] == 'error' else None)
         if early is not None and b + 1 >= early['min_batches']:
             base_a, n_a = np.array([M.per_batch(v) for v in base]), np.array(ns, dtype=float)
             tol = early['tol'] * abs(M.combine(base, ns))
@@ -306,7 +350,7 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
         full = len(bs) == len(base)
         out[key] = dict(compressed_metric=value if full else baseline - sign * delta, delta=delta, params_removed=removed,
                         status='nan' if math.isnan(value) else 'ok', se=ci['se'], ci_low=ci['lo'], ci_high=ci['hi'], n_batches=len(bs))
-    _all_failed(out)
+    fails.done()
     info = dict(engine=fwd.kind if fwd is not None else 'full', batches=len(base))
     if fwd is not None and fwd.reasons: info['engine_note'] = '; '.join(f"{k}: {v}" for k, v in fwd.reasons.items())
     return baseline, out, info
@@ -314,7 +358,7 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
 # %% ../nbs/55_analyzer.ipynb #2aaded12
 def _calibration_inputs(data)->list:
     "The inputs of `calibration_data`: a tensor (or dict) is one input; batches give each batch's inputs."
-    if isinstance(data, (torch.Tensor, dict)): return [data]
+    if isinstance(data, (torch.Tensor, Mapping)): return [split_batch(data)[0]]
     inputs = [split_batch(b, i)[0] for i, b in enumerate(data)]
     if not inputs: raise ValueError("calibration_data is empty: pass a tensor or at least one batch")
     return inputs
@@ -341,6 +385,14 @@ def _fingerprint(self:SensitivityAnalyzer, model, compression, levels, chosen, u
     if options.get('quant_activations'): s['activation_ranges'] = tensor_digest(pert.ranges)
     return s
 
+def _check_sample(model, sample, arg:str):
+    "One forward pass on `sample` before any unit: a ValueError naming `arg` if the model cannot run on it."
+    try:
+        with torch.no_grad(): forward(model, sample)
+    except Exception as e:
+        what = "sample" if arg == 'sample' else "the first batch's inputs of data"
+        raise ValueError(f"{arg}: the model cannot run on {what} ({describe_inputs(sample)}): {_failure(e)['note']}") from e
+
 def _checkpoint(checkpoint)->ScanCheckpoint|None:
     if checkpoint is None or isinstance(checkpoint, ScanCheckpoint): return checkpoint
     if isinstance(checkpoint, (str, bytes)) or hasattr(checkpoint, '__fspath__'): return ScanCheckpoint(checkpoint)
@@ -359,6 +411,7 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
         dev = next(model.parameters()).device
         sample = self.sample if self.sample is not None or self.data is None else _first_inputs(self.data)
         sample = to_device(sample, dev) if sample is not None else None
+        if sample is not None: _check_sample(model, sample, 'sample' if self.sample is not None else 'data')
         chosen = select_layers(model, layers if layers is not None else self.layers, include_embeddings=self.include_embeddings)
         pert = make_perturbation(compression, **options).prepare(model, chosen, sample)
         if options.get('quant_activations') and self.calibration_data is not None:
@@ -442,17 +495,20 @@ def analyze(self:SensitivityAnalyzer,
                                 layers, stats, verbose, early_stop, min_batches, tol, checkpoint)[0]
 
 # %% ../nbs/55_analyzer.ipynb #50dccd46
-SWEEP_LEVELS = (25, 50, 75)
+SWEEP_LEVELS = {'sparsity': (25, 50, 75), 'pruning': (25, 50, 75), 'quantization': (8, 6, 4, 3)}  # percents; bits
 
 @patch
 @delegates(SensitivityAnalyzer.analyze, but=['level'])
 def sweep(self:SensitivityAnalyzer,
           compression:str='sparsity', # 'sparsity', 'pruning' or 'quantization'
-          levels=None, # percents (sparsity, pruning) or bit widths (quantization); default: `SWEEP_LEVELS` percent
+          levels=None, # percents (sparsity, pruning) or bit widths (quantization); default: `SWEEP_LEVELS[compression]`
           **kwargs, # options of `analyze`: criteria, granularity, quant_per_channel, quant_activations, layers, stats, verbose, ...
          )->SensitivitySweep:
     "Sensitivity of each layer at every level in `levels` (one baseline and one prepared perturbation for all)."
-    if levels is None: levels = SWEEP_LEVELS
+    if levels is None:
+        if compression not in SWEEP_LEVELS:
+            raise ValueError(f"compression must be one of {', '.join(map(repr, SWEEP_LEVELS))}, got {compression!r}")
+        levels = SWEEP_LEVELS[compression]
     if isinstance(levels, (str, bytes)) or not hasattr(levels, '__iter__') or len(list(levels)) == 0:
         raise ValueError(f"levels must be a non-empty list of levels, got {levels!r}")
     try: args = inspect.signature(SensitivityAnalyzer.analyze).bind(self, compression, None, **kwargs)

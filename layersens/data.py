@@ -137,9 +137,9 @@ def make_eval_fn(batches, # a DataLoader or list of batches (see `split_batch`)
                  metric='accuracy', # a name from `METRICS`, a Metric, or a callable(outputs, targets)
                 ): # a function model -> float
     "An `eval_fn(model) -> float` that evaluates `metric` on `batches`."
-    name = get_metric(metric).name
-    def eval_fn(model): return evaluate(model, batches, [metric])[name]
-    eval_fn.metric_name = name
+    m = get_metric(metric)
+    def eval_fn(model): return evaluate(model, batches, [metric])[m.name]
+    eval_fn.metric_name, eval_fn.higher_is_better = m.name, m.higher_is_better  # what the analyzer reads when not told
     return eval_fn
 
 # %% ../nbs/10_data.ipynb #f29e586b

@@ -5,6 +5,7 @@
 # %% ../nbs/08_evaluation.ipynb #49f15639
 from __future__ import annotations
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
@@ -13,14 +14,14 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['METRICS', 'HIGHER_IS_BETTER', 'split_batch', 'model_output', 'Metric', 'get_metric', 'forward', 'to_device',
-           'device_of', 'batch_metrics', 'evaluate']
+           'device_of', 'describe_inputs', 'batch_metrics', 'evaluate']
 
 # %% ../nbs/08_evaluation.ipynb #f6f0fd11
 def split_batch(batch, # a batch from the data
                 i:int=0, # its position, for the error message
                )->tuple: # (inputs, targets or None)
-    "The inputs and targets (None when there are none) of a batch."
-    if isinstance(batch, dict):
+    "The inputs and targets (None when there are none) of a batch; keyword inputs (any mapping) come back as a dict."
+    if isinstance(batch, Mapping):  # a dict, or a mapping such as a tokenizer's BatchEncoding
         inputs = {k: v for k, v in batch.items() if k != 'labels'}
         return inputs, batch.get('labels')
     if isinstance(batch, torch.Tensor): return batch, None
@@ -173,19 +174,31 @@ def _get_metrics(metrics, arg:str='metrics')->list:
 
 # %% ../nbs/08_evaluation.ipynb #f4f0f743
 def forward(model:nn.Module, sample):
-    "Call `model` on `sample`: a tensor, a tuple/list of positional inputs, or a dict of keyword inputs."
-    if isinstance(sample, dict): return model(**sample)
+    "Call `model` on `sample`: a tensor, a tuple/list of positional inputs, or a dict (any mapping) of keyword inputs."
+    if isinstance(sample, Mapping): return model(**sample)
     if isinstance(sample, (tuple, list)): return model(*sample)
     return model(sample)
 
 def to_device(sample, device):
-    "Move a tensor, or the tensors of a tuple/list/dict, to `device`."
+    "Move a tensor, or the tensors of a tuple/list/dict, to `device`; a mapping (a tokenizer's BatchEncoding) becomes a dict."
     if isinstance(sample, torch.Tensor): return sample.to(device)
-    if isinstance(sample, dict): return {k: to_device(v, device) for k, v in sample.items()}
+    if isinstance(sample, Mapping): return {k: to_device(v, device) for k, v in sample.items()}
     if isinstance(sample, (tuple, list)): return type(sample)(to_device(v, device) for v in sample)
     return sample
 
-def device_of(model): return next(model.parameters()).device
+def device_of(model:nn.Module)->torch.device:
+    "The device of `model`'s first parameter (or buffer); a ValueError for a model that has neither."
+    t = next(model.parameters(), None)
+    if t is None: t = next(model.buffers(), None)
+    if t is None: raise ValueError(f"model: {type(model).__name__} has no parameters or buffers: nothing to compress or place on a device")
+    return t.device
+
+def describe_inputs(x)->str:
+    "The shapes of an input for messages: '2x3x32x32', '(2x3, 2)', '{input_ids: 1x8}'."
+    if isinstance(x, torch.Tensor): return 'x'.join(map(str, x.shape)) or 'scalar'
+    if isinstance(x, Mapping): return '{' + ', '.join(f"{k}: {describe_inputs(v)}" for k, v in x.items()) + '}'
+    if isinstance(x, (tuple, list)): return '(' + ', '.join(describe_inputs(v) for v in x) + ')'
+    return type(x).__name__
 
 # %% ../nbs/08_evaluation.ipynb #85f9f998
 def _batch_scores(model, batches, metrics:list, reference=None, output_fn=None):

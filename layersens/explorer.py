@@ -12,7 +12,7 @@ from IPython import get_ipython
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.lines import Line2D
-from .results import SensitivityResult, SensitivitySweep
+from .results import SensitivityResult, SensitivitySweep, UNMEASURED
 from .compare import MetricReport
 from .allocate import Allocation, UnitCosts, _achieved
 from fastcore.basics import patch
@@ -196,7 +196,7 @@ def figure(self:ResultExplorer)->Figure:
         ax.set_axis_off()
         return fig
     y, d = np.arange(len(df)), df.delta.to_numpy(float)
-    measured, noisy = ~df.status.isin(['protected', 'unsupported']).to_numpy(), df.within_noise.to_numpy(bool)
+    measured, noisy = ~df.status.isin(UNMEASURED).to_numpy(), df.within_noise.to_numpy(bool)
     fin = np.nan_to_num(d)
     top = np.nanmax(np.abs(d)) if np.isfinite(d).any() else 1.
     colors = [('lightgrey' if n else 'tab:red' if v >= 0 else 'tab:blue') for v, n in zip(fin, noisy)]

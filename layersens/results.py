@@ -20,7 +20,7 @@ from .stats import within_noise
 __all__ = ['UNMEASURED', 'LayerSensitivity', 'SensitivityResult', 'allocate_targets', 'SensitivitySweep']
 
 # %% ../nbs/50_results.ipynb #b7d3c217
-UNMEASURED = ('protected', 'unsupported')
+UNMEASURED = ('protected', 'unsupported', 'error')
 
 @dataclass
 class LayerSensitivity:
@@ -33,12 +33,12 @@ class LayerSensitivity:
     delta:float # degradation: positive = worse than baseline, whatever the metric's direction
     group:tuple = () # every layer compressed together with this one (pruning couples layers)
     params_removed:int = 0 # parameters zeroed (sparsity) or removed (pruning) in the whole group
-    status:str = 'ok' # 'ok'; 'unchanged' (compression changed nothing); 'nan' (metric was NaN); not measured: 'protected' (not compressible), 'unsupported' (compressing or evaluating it failed)
+    status:str = 'ok' # 'ok'; 'unchanged' (compression changed nothing); 'nan' (metric was NaN); not measured: 'protected' (not compressible), 'unsupported' (it cannot be compressed), 'error' (evaluating it raised)
     se:float = math.nan # standard error of delta over batches (analyses that own the data; NaN otherwise)
     ci_low:float = math.nan # lower end of the 95% interval of delta
     ci_high:float = math.nan # upper end of the 95% interval of delta
     n_batches:int = 0 # batches behind delta (0: a black-box eval_fn; fewer than all when early stopping settled it)
-    note:str = '' # why a layer is protected or unsupported (e.g. the error its evaluation raised)
+    note:str = '' # why a layer is protected, unsupported or an error (the exception's type and message)
 
     @property
     def unchanged(self)->bool:
@@ -47,7 +47,7 @@ class LayerSensitivity:
 
     @property
     def measured(self)->bool:
-        "False for layers that were not evaluated: protected or unsupported (see `UNMEASURED`)."
+        "False for layers that were not evaluated: protected, unsupported or an error (see `UNMEASURED`)."
         return self.status not in UNMEASURED
 
     @property
@@ -97,7 +97,7 @@ def _rank_key(l:LayerSensitivity)->float: return math.inf if math.isnan(l.delta)
 # %% ../nbs/50_results.ipynb #ec4c2e62
 @patch
 def ranked(self:SensitivityResult, most_sensitive:bool=True)->list:
-    "Measured layers (all but protected and unsupported ones), most sensitive first (or most robust first)."
+    "Measured layers (all but those in `UNMEASURED`), most sensitive first (or most robust first)."
     rankable = [l for l in self.layers if l.measured]
     return sorted(rankable, key=_rank_key, reverse=most_sensitive)
 
@@ -142,9 +142,10 @@ def summary(self:SensitivityResult, n:int=3 # layers listed as most sensitive an
     for status, what in [('nan', 'metric was NaN'), ('unchanged', 'compression changed nothing'), ('protected', 'not compressible')]:
         names = [l.name for l in self.layers if l.status == status]
         if names: lines.append(f"{what}: {', '.join(names)}")
-    failed = [l for l in self.layers if l.status == 'unsupported']
-    if failed: lines.append("unsupported (not measured, left uncompressed by to_layer_targets):\n"
-                            + '\n'.join(f"  {l.name}: {l.note}" for l in failed))
+    for status, what in [('unsupported', 'cannot be compressed'), ('error', 'evaluating it raised')]:
+        failed = [l for l in self.layers if l.status == status]
+        if failed: lines.append(f"{status} ({what}; not measured, left uncompressed by to_layer_targets):\n"
+                                + '\n'.join(f"  {l.name}: {l.note}" for l in failed))
     noisy = [l.name for l in self.layers if l.within_noise]
     if noisy: lines.append(f"within noise (95% interval of delta includes 0): {', '.join(noisy)}")
     print('\n'.join(lines))

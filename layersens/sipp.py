@@ -71,6 +71,12 @@ def neuron_counts(model:nn.Module, # the model; handed back unchanged
     return {n: counts[n] for n in chosen}
 
 # %% ../nbs/78_sipp.ipynb #178555b3
+def _check_size_s(size_s):
+    "`size_s` when it is None or an int >= 1, else a ValueError naming it."
+    if size_s is not None and (isinstance(size_s, bool) or not isinstance(size_s, int) or size_s < 1):
+        raise ValueError(f"size_s is |S|, the number of inputs the sensitivities are taken over: an int >= 1 or None, got {size_s!r}")
+    return size_s
+
 def _check_delta_c(delta, c):
     if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not 0 < delta < 1:
         raise ValueError(f"delta is a failure probability in (0, 1), got {delta!r}")
@@ -99,8 +105,7 @@ def sipp_stats(model:nn.Module, # the model; handed back unchanged
               )->dict: # {module: {'sipp': sensitivities shaped like its weight}}, as `gather_stats` returns them
     "SiPP's empirical sensitivity of every weight of the chosen layers over the first |S| inputs of `data`."
     chosen = sipp_layers(model, layers)
-    if size_s is None: size_s = sipp_size_s(neuron_counts(model, _first_inputs(data, 1), list(chosen)), delta, c)
-    if isinstance(size_s, bool) or not isinstance(size_s, int) or size_s < 1: raise ValueError(f"size_s must be an int >= 1, got {size_s!r}")
+    if _check_size_s(size_s) is None: size_s = sipp_size_s(neuron_counts(model, _first_inputs(data, 1), list(chosen)), delta, c)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     x = _first_inputs(data, size_s)
@@ -349,7 +354,7 @@ def sipp_prune(model:nn.Module, # the model; handed back unchanged (the result h
     "Prune `model` to `sparsity` percent with SiPP: sensitivities over S, samples allocated to minimise the summed error bounds."
     if method not in SIPP_METHODS: raise ValueError(f"method must be one of {', '.join(map(repr, SIPP_METHODS))}, got {method!r}")
     sparsity = check_pct('sparsity', sparsity)
-    _check_delta_c(delta, c)
+    _check_delta_c(delta, c); _check_size_s(size_s)
     if isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1: raise ValueError(f"max_draws must be an int >= 1, got {max_draws!r}")
     chosen = sipp_layers(model, layers)
     etas = neuron_counts(model, _first_inputs(data, 1), list(chosen))
