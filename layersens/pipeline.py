@@ -4,23 +4,26 @@
 
 # %% ../nbs/85_pipeline.ipynb #dd1114a7
 from __future__ import annotations
-import copy, gzip, io, json, math, numbers, warnings
+import copy, gzip, io, itertools, json, math, numbers, warnings
+from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 import torch_pruning as tp
+from scipy.stats import binom
 from .core import select_layers, restoring, ModelSnapshot, layer_params
 from .criteria import Criterion, get_criterion, CriterionImportance
 from .perturb import PruningPerturbation, check_pct
 from .results import SensitivityResult, LayerSensitivity, allocate_targets
-from .evaluation import evaluate, to_device, split_batch
+from .evaluation import evaluate, batch_metrics, get_metric, METRICS, to_device, split_batch
 from .analyzer import SensitivityAnalyzer
 from .pruner import Pruner, collapse_channels
 from .sparsifier import Sparsifier
 from .quantizer import recalibrate_bn
-from .allocate import measure_latency, compare_latency, UnitCosts
+from .allocate import measure_latency, compare_latency, UnitCosts, _timed_calls, _on_device, _check_device
 import layersens.allocate  # adds SensitivitySweep.allocate
 
 # %% auto #0
@@ -37,38 +40,66 @@ def _prunable_groups(model:nn.Module, example_inputs)->list:
     units = PruningPerturbation().prepare(model, select_layers(model), example_inputs).units()
     return [tuple(u.group) for u in units if u.status == 'ok' and u.attention is None]
 
+def _macs(model, x)->int:
+    with torch.no_grad(), restoring(model):
+        model.eval()
+        return int(tp.utils.count_ops_and_params(model, x)[0])
+
+def _median_interval(d, conf:float=0.95)->tuple:
+    "Distribution-free interval of the median of `d` (order statistics, binomial coverage >= `conf`); the whole range for few values."
+    d = np.sort(np.asarray(d, dtype=float))
+    j = int(binom.ppf((1 - conf) / 2, len(d), 0.5))  # d[j-1] and d[n-j] hold the median with probability 1 - 2 P(X < j)
+    return (float(d[0]), float(d[-1])) if j < 1 else (float(d[j - 1]), float(d[len(d) - j]))
+
+def _paired_saving(model:nn.Module, other:nn.Module, x, *, warmup:int, repeats:int, device=None)->dict:
+    "Time `other` against `model`, calls interleaved: the model's median, the median paired saving and its 95% interval (ms)."
+    device = _check_device(device)
+    with ExitStack() as stack:
+        for m in (model, other): stack.enter_context(restoring(m))
+        dev = device if device is not None else next(model.parameters()).device
+        for m in (model, other): stack.enter_context(_on_device(m, dev)); m.eval()
+        with torch.no_grad(): base, t = _timed_calls([model, other], to_device(x, dev), warmup, repeats, dev)
+    d = np.asarray(base) - np.asarray(t)
+    lo, hi = _median_interval(d)
+    return dict(baseline_ms=float(np.median(base)), pruned_ms=float(np.median(t)), saved_ms=float(np.median(d)), saved_lo_ms=lo, saved_hi_ms=hi)
+
 def channel_latency(model:nn.Module, # the model; handed back unchanged
                     example_inputs, # the input it is timed on (a tensor, tuple or dict)
                     *,
                     pct:float=25, # percent of each group's channels removed in its timed copy
                     warmup:int=3, # untimed calls of model and copy first
                     repeats:int=30, # timed calls of each, interleaved
-                    min_ms:float|None=None, # floor of the saving per channel (default: a tenth of the median positive one)
                     device=None, # where to time (default: where the model is)
-                   )->pd.DataFrame: # one row per group: layers, channels removed, baseline and pruned ms, saving per channel
-    "Measured time saved per removed output channel, for each prunable group of `model`."
+                   )->pd.DataFrame: # one row per group: channels and MACs removed, times, the saving with its interval, saving per channel
+    "Time saved per removed output channel, for each prunable group of `model`: measured where it stands out of the noise, else estimated from MACs."
     pct = check_pct('pct', pct)
     if pct == 0: raise ValueError("pct must be above 0: a copy with nothing removed saves nothing")
     warmup, repeats = _check_int('warmup', warmup, 0), _check_int('repeats', repeats, 1)
+    if not any(True for _ in model.parameters()): raise ValueError(f"model has no parameters ({type(model).__name__}): no channel to time")
     rows = []
     with restoring(model):
         model.eval()
-        for group in _prunable_groups(model, example_inputs):
+        groups = _prunable_groups(model, example_inputs)
+        if not groups: raise ValueError(f"model has no prunable channel group ({type(model).__name__}): nothing to time")
+        x = to_device(example_inputs, next(model.parameters()).device)
+        dense_macs = _macs(model, x)
+        for group in groups:
             c = copy.deepcopy(model)
             pr = Pruner(c, dict.fromkeys(group, pct), example_inputs)
             pr.prune_model()
             removed = pr.before['channels'][group[0]] - pr.after['channels'][group[0]]
             if removed <= 0: continue  # too few channels for pct to remove one
-            t = compare_latency({'model': model, 'copy': c}, example_inputs, warmup=warmup, repeats=repeats, device=device)
+            t = _paired_saving(model, c, example_inputs, warmup=warmup, repeats=repeats, device=device)
             rows.append(dict(group=group, layer=group[0], channels=pr.before['channels'][group[0]], removed=removed,
-                             baseline_ms=t.loc['model', 'median_ms'], pruned_ms=t.loc['copy', 'median_ms'], saved_ms=t.loc['copy', 'saved_ms']))
+                             macs_removed=dense_macs - pr.after['macs'], **t))
             del c
-    df = pd.DataFrame(rows, columns=['group', 'layer', 'channels', 'removed', 'baseline_ms', 'pruned_ms', 'saved_ms'])
+    cols = ['group', 'layer', 'channels', 'removed', 'macs_removed', 'baseline_ms', 'pruned_ms', 'saved_ms', 'saved_lo_ms', 'saved_hi_ms']
+    df = pd.DataFrame(rows, columns=cols)
     if df.empty: raise ValueError("model has no group in which pct removes a channel: raise pct")
-    per = df.saved_ms / df.removed
-    floor = min_ms if min_ms is not None else (0.1 * float(per[per > 0].median()) if (per > 0).any() else 1e-3)
-    df['ms_per_channel'] = per.clip(lower=floor)
-    df['floored'] = per < floor
+    ms_per_mac = float(df.baseline_ms.median()) / dense_macs  # the model's measured time spread over its MACs
+    df['estimated'] = ~(df.saved_lo_ms > 0)  # the interval of the saving reaches zero (or below): not told apart from noise
+    df['ms_per_channel'] = np.where(df.estimated, df.macs_removed * ms_per_mac, df.saved_ms) / df.removed
+    df.attrs.update(ms_per_mac=ms_per_mac, dense_macs=dense_macs, pct=pct, repeats=repeats)
     return df
 
 # %% ../nbs/85_pipeline.ipynb #68673117
@@ -92,7 +123,7 @@ class LatencyAwareImportance(tp.importance.Importance):
 def latency_aware(latency:pd.DataFrame, # from `channel_latency`
                   criteria='large_final', # the criterion whose importance is divided by the saving
                  )->Criterion: # a Criterion for `Pruner(..., criteria=...)`
-    "A Criterion ranking channels by importance per millisecond of measured saving (see `channel_latency`)."
+    "A Criterion ranking channels by importance per millisecond of saving (measured or estimated, see `channel_latency`)."
     base = get_criterion(criteria)
     if not isinstance(latency, pd.DataFrame) or not {'group', 'ms_per_channel'} <= set(latency.columns):
         raise ValueError("latency must be the table channel_latency returns")
@@ -158,32 +189,47 @@ def _weights(model:nn.Module)->list:
             else: out.append(p.detach())
     return out
 
+def _flags(within, known)->pd.Series:
+    "A nullable boolean column: `within` where `known`, else NA."
+    return pd.Series(pd.array([bool(w) if k else pd.NA for w, k in zip(within, known)], dtype='boolean'), index=within.index)
+
 class CompressionReport:
-    "One row per step of a compression: sizes, MACs, measured latency and the metric."
-    COLUMNS = ['step', 'params', 'nonzero', 'macs', 'latency_ms', 'latency_iqr_ms', 'size_bytes', 'gzip_bytes', 'metric']
+    "One row per step of a compression: sizes, MACs, measured latency and the metric, each change flagged when it lies within the noise."
+    COLUMNS = ['step', 'params', 'nonzero', 'macs', 'latency_ms', 'latency_iqr_ms', 'latency_q1_ms', 'latency_q3_ms', 'size_bytes', 'gzip_bytes',
+               'metric', 'metric_se', 'scored']
     def __init__(self, metric_name:str='metric', rows:list|None=None, settings:dict|None=None):
         self.metric_name, self.rows, self.settings = metric_name, list(rows or []), dict(settings or {})
 
     def record(self, step:str, model:nn.Module, example_inputs, score=None, *, warmup:int=3, repeats:int=20, device=None)->dict:
-        "Measure `model` now and add a row named `step`."
+        "Measure `model` now and add a row named `step`; `score(model)` returns the metric, or (metric, its standard error, items scored)."
+        params = list(model.parameters())
+        if not params: raise ValueError(f"model has no parameters ({type(model).__name__}): nothing to measure")
         ws = _weights(model)
         with torch.no_grad(), restoring(model):
             model.eval()
-            macs, _ = tp.utils.count_ops_and_params(model, to_device(example_inputs, next(model.parameters()).device))
+            macs, _ = tp.utils.count_ops_and_params(model, to_device(example_inputs, params[0].device))
         lat = measure_latency(model, example_inputs, warmup=warmup, repeats=repeats, device=device)
         size, zipped = _sizes(model)
+        s = score(model) if score is not None else math.nan
+        value, se, scored = s if isinstance(s, tuple) else (s, math.nan, math.nan)
         row = dict(step=step, params=sum(w.numel() for w in ws), nonzero=sum(int(w.count_nonzero()) for w in ws), macs=int(macs),
-                   latency_ms=lat.median_ms, latency_iqr_ms=lat.iqr_ms, size_bytes=size, gzip_bytes=zipped,
-                   metric=float(score(model)) if score is not None else math.nan)
+                   latency_ms=lat.median_ms, latency_iqr_ms=lat.iqr_ms, latency_q1_ms=lat.q1_ms, latency_q3_ms=lat.q3_ms,
+                   size_bytes=size, gzip_bytes=zipped, metric=float(value), metric_se=float(se),
+                   scored=int(scored) if not math.isnan(scored) else math.nan)
         self.rows.append(row)
         return row
 
     def to_dataframe(self)->pd.DataFrame:
-        "The rows, with each size relative to the first row's (the dense model)."
-        df = pd.DataFrame(self.rows, columns=self.COLUMNS).rename(columns={'metric': self.metric_name})
+        "The rows, with each size relative to the first row's (the dense model) and whether each change against it lies within the noise."
+        df = pd.DataFrame(self.rows, columns=self.COLUMNS)
         if len(df):
             for c in ('nonzero', 'macs', 'latency_ms', 'gzip_bytes'): df[f'{c}_rel'] = df[c] / df[c].iloc[0]
-        return df
+            d = df.iloc[0]
+            overlap = (df.latency_q1_ms <= d.latency_q3_ms) & (d.latency_q1_ms <= df.latency_q3_ms)  # the interquartile ranges overlap
+            df['latency_within_noise'] = _flags(overlap, df.latency_q1_ms.notna() & df.latency_q3_ms.notna() & pd.notna(d.latency_q1_ms) & pd.notna(d.latency_q3_ms))
+            bound = 1.96 * np.sqrt(df.metric_se ** 2 + d.metric_se ** 2)  # 95% interval of the difference of two independent estimates
+            df['metric_within_noise'] = _flags((df.metric - d.metric).abs() <= bound, bound.notna() & df.metric.notna() & pd.notna(d.metric))
+        return df.rename(columns={'metric': self.metric_name})
 
     def __repr__(self): return f"CompressionReport({len(self.rows)} steps, metric={self.metric_name!r})"
 
@@ -215,25 +261,34 @@ class CompressionReport:
         d = json.loads(Path(path).read_text())
         return cls(d['metric_name'], d['rows'], d.get('settings'))
 
+def _scored(model:nn.Module, batches, metric, reference:nn.Module)->tuple:
+    "(the metric over `batches`, its standard error, items scored): binomial for a share of items (accuracy, agreement), else from the spread over batches."
+    m = get_metric(metric)
+    per = batch_metrics(model, batches, [m], reference=reference)  # kl, agreement, cosine: against `reference`
+    v, n = per.iloc[:, 2].to_numpy(float), per.n.to_numpy(float)
+    total, w = n.sum(), n / n.sum()
+    value = float((w * v).sum()) if m.finalize is None else float(evaluate(model, batches, [m], reference=reference)[m.name])
+    if m is METRICS['accuracy'] or m is METRICS['agreement']: se = math.sqrt(max(value * (1 - value), 0.) / total)
+    elif len(v) > 1: se = math.sqrt(len(v) / (len(v) - 1) * float(((w * (v - (w * v).sum())) ** 2).sum()))
+    else: se = math.nan  # one batch of a metric that is not a share of items: no spread to estimate it from
+    return value, se, int(total)
+
 # %% ../nbs/85_pipeline.ipynb #460a3306
 STRUCTURED = ('sensitivity', 'latency-aware', 'uniform')
 UNSTRUCTURED = ('sensitivity', 'mixed', 'uniform')
+_PCT_WARNING = r'.*means .* percent, not'  # check_pct's warning for 0 < percent < 1; internal percents that small are meant
 
-def _macs(model, x)->int:
-    with torch.no_grad(), restoring(model):
-        model.eval()
-        return int(tp.utils.count_ops_and_params(model, x)[0])
-
-def _bisect_ratio(model, x, budget, removed, make, steps:int=10)->nn.Module:
-    "The pruned copy `make(ratio)` whose `removed(copy)` first reaches `budget`, by bisection on the ratio."
-    lo, hi, best = 0., 95., None
+def _bisect(budget, removed, make, min_keep, steps:int=10)->tuple:
+    "The (copy, targets) = `make(r)` (r from 0 to 100, more removed as it grows) whose `removed(copy)` first reaches `budget`."
+    lo, hi, best = 0., 100., make(100.)
+    if removed(best[0]) < budget:
+        raise ValueError(f"the budget of {budget:g}% cannot be reached keeping min_keep={min_keep:g}% of every group's channels: "
+                         "lower the budget or min_keep")
     for _ in range(steps):
         mid = (lo + hi) / 2
         c = make(mid)
-        if removed(c) < budget: lo = mid
+        if removed(c[0]) < budget: lo = mid
         else: hi, best = mid, c
-    if best is None:
-        raise ValueError(f"the budget of {budget:g}% cannot be reached by pruning at most 95% of the channels")
     return best
 
 def _time_saved(model, c, x, device)->float:
@@ -249,38 +304,53 @@ def _latency_scores(model, lat:pd.DataFrame)->dict:
         out[tuple(g)] = (imp / imp.mean().clamp_min(1e-12)) / float(r)
     return out
 
-def _structured(model, x, how, cost, budget, data, metric, device, levels, verbose):
-    "A pruned copy of `model` that removes `budget` percent of its MACs ('macs') or measured time ('latency')."
+def _keep_floor(channels:int, min_keep:float)->int:
+    "The fewest channels a group of `channels` keeps: `min_keep` percent of them, rounded up, and at least one."
+    return max(1, math.ceil(channels * min_keep / 100 - 1e-9))
+
+def _prune_channels(model, x, counts:dict)->tuple:
+    "(a copy of `model` with `k` channels removed by magnitude from each group, {layer: percent of its channels removed}); counts: {group: (k, channels)}."
+    c, ratios = copy.deepcopy(model), {}
+    for g, (k, n) in counts.items():
+        if k > 0: ratios.update(dict.fromkeys(g, 100 * (k - 0.5) / n))  # torch-pruning keeps int(n * (1 - ratio)) = n - k channels
+    if ratios: Pruner(c, ratios, x).prune_model()
+    return c, {l: 100 * k / n for g, (k, n) in counts.items() if k > 0 for l in g}
+
+def _out_channels(m:nn.Module)->int: return m.out_channels if isinstance(m, nn.modules.conv._ConvNd) else m.out_features
+
+def _structured(model, x, how, cost, budget, data, metric, device, levels, min_keep, verbose)->tuple:
+    "(a pruned copy of `model` removing `budget` percent of its MACs or measured time, {layer: percent of channels removed}, settings to report)."
     dense_macs = _macs(model, x)
     removed = (lambda c: 100 * (1 - _macs(c, x) / dense_macs)) if cost == 'macs' else (lambda c: _time_saved(model, c, x, device))
-    if how == 'uniform':
-        def make(r): c = copy.deepcopy(model); Pruner(c, r, x).prune_model(); return c
-        return _bisect_ratio(model, x, budget, removed, make), {}
-    if how == 'latency-aware':
-        score = _latency_scores(model, channel_latency(model, x, device=device))
-        top = max(float(v.max()) for v in score.values())
-        def targets(t):  # per group, the channels scoring below t (one channel always kept), as a percent of each layer
-            out = {}
-            for g, v in score.items(): out.update(dict.fromkeys(g, 100 * min(int((v < t).sum()), len(v) - 1) / len(v)))
-            return out
-        def make(r):
-            c = copy.deepcopy(model)
-            with warnings.catch_warnings():  # one channel of 512 is 0.2 percent: a percent below 1 is meant here
-                warnings.filterwarnings('ignore', message='.*means .* percent, not')
-                Pruner(c, targets(r / 95 * top), x).prune_model()
-            return c
-        best = _bisect_ratio(model, x, budget, removed, make, steps=14)
-        return best, {}
+    if how in ('uniform', 'latency-aware'):
+        extra = {}
+        if how == 'uniform':  # every group the same share of its channels
+            mods = dict(model.named_modules())
+            sizes = {g: _out_channels(mods[g[0]]) for g in _prunable_groups(model, x)}
+            def count(g, r): return int(sizes[g] * r / 100)
+        else:  # the channels whose importance per relative millisecond lies below one threshold, over all groups
+            lat = channel_latency(model, x, device=device)
+            scores = _latency_scores(model, lat)
+            sizes, top = {g: len(v) for g, v in scores.items()}, max(float(v.max()) for v in scores.values())
+            def count(g, r): return int((scores[g] < r / 100 * top * (1 + 1e-9)).sum())
+            extra['channel_latency'] = dict(measured=[l for l, e in zip(lat.layer, lat.estimated) if not e],
+                                            estimated=[l for l, e in zip(lat.layer, lat.estimated) if e], ms_per_mac=lat.attrs['ms_per_mac'])
+        def make(r): return _prune_channels(model, x, {g: (min(count(g, r), n - _keep_floor(n, min_keep)), n) for g, n in sizes.items()})
+        c, targets = _bisect(budget, removed, make, min_keep, steps=10 if how == 'uniform' else 14)
+        return c, targets, extra
+    if max(levels) > 100 - min_keep:
+        raise ValueError(f"structured_levels: {max(levels):g} removes more than 100 - min_keep = {100 - min_keep:g} percent of a group's "
+                         "channels: lower the levels or min_keep")
     sweep = SensitivityAnalyzer(model, data=data, metric=metric, verbose=verbose).sweep('pruning', levels)
     asked, costs = budget, UnitCosts(sweep, model, x, latency=cost == 'latency', device=device)  # latencies timed once
     for _ in range(6):  # latency: the groups' savings, timed apart, do not add up; raise the budget until it is met
         plan = sweep.allocate(asked, cost, model=model, example_inputs=x, costs=costs)
         c = copy.deepcopy(model); plan.apply(c, x)
-        if cost == 'macs': return c, plan.targets
+        if cost == 'macs': break
         got = removed(c)
-        if got >= budget - 0.5: return c, plan.targets
+        if got >= budget - 0.5: break
         asked = asked * budget / max(got, 1.)
-    return c, plan.targets
+    return c, plan.targets, {}
 
 def _mixed_result(model, data, level)->SensitivityResult:
     "A SensitivityResult whose deltas are the seed's mixed proxy (half mean |gradient|, half mean |weight|, each over its mean)."
@@ -302,19 +372,39 @@ def _unstructured(model, x, how, sparsity, data, metric, levels, verbose)->dict:
     return result.to_layer_targets(model, sparsity, min_pct=0, max_pct=min(99., max(sparsity, 2 * sparsity)))
 
 # %% ../nbs/85_pipeline.ipynb #98f4a1dd
+def _items(inputs)->int:
+    "Examples in a batch's inputs: the first dimension of its first tensor."
+    if isinstance(inputs, torch.Tensor): return int(inputs.shape[0]) if inputs.dim() else 1
+    vals = inputs.values() if isinstance(inputs, Mapping) else inputs if isinstance(inputs, (tuple, list)) else []
+    return next((_items(v) for v in vals if isinstance(v, (torch.Tensor, Mapping, tuple, list))), 0)
+
+def _check_batches(name:str, batches):
+    "Refuse an empty or one-pass (iterator) collection of batches, naming the argument."
+    if batches is None: return
+    if isinstance(batches, (torch.Tensor, str, bytes)) or not hasattr(batches, '__iter__'):
+        raise TypeError(f"{name} must be a DataLoader or a list of batches, got {type(batches).__name__}")
+    if iter(batches) is batches:
+        raise TypeError(f"{name} is read several times: give a list of batches or a DataLoader, not a one-pass {type(batches).__name__}")
+    try: empty = len(batches) == 0
+    except TypeError: empty = False  # a DataLoader over an iterable dataset has no length
+    if empty: raise ValueError(f"{name} is empty: give at least one batch")
+
 def compress(model:nn.Module, # the model; handed back unchanged (a compressed copy is returned)
              example_inputs, # an input, for tracing, MACs and latency (a batch: latency is for that batch)
              *,
-             data=None, # (inputs, targets) batches: sensitivity, calibration of BatchNorm, and the metric
+             data=None, # (inputs, targets) batches: the sensitivity scans, and by default BatchNorm recalibration and the metric
              metric='accuracy', # the metric of the sensitivity scans and the report (a name or a callable)
              eval_data=None, # batches the report's metric is measured on (default: `data`)
              macs:float|None=None, # percent of the MACs structured pruning removes
              latency:float|None=None, # or: percent of the measured latency it removes
              structured:str='sensitivity', # 'sensitivity', 'latency-aware' or 'uniform' (see above)
+             min_keep:float=10, # percent of each group's channels structured pruning always keeps (at least one channel)
              collapse:bool=True, # remove channels whose output is exactly zero
              sparsity:float|None=None, # percent of the remaining Conv and Linear weights zeroed
              unstructured='sensitivity', # 'sensitivity', 'mixed', 'uniform', or a SensitivityResult (e.g. from `combine`)
-             recalibrate:bool=True, # re-estimate BatchNorm statistics on `data`
+             recalibrate:bool=True, # re-estimate BatchNorm statistics (on `recalibrate_data`)
+             recalibrate_data=None, # batches BatchNorm is recalibrated on (default: `data`); never the batches that score the report
+             recalibrate_batches:int=32, # use at most this many of them
              fine_tune=None, # function(model) training it in place, run last
              latency_device=None, # where latency is measured (default: where the model is)
              structured_levels=(10, 20, 30, 40, 50, 60), # levels of the pruning sweep ('sensitivity')
@@ -327,43 +417,69 @@ def compress(model:nn.Module, # the model; handed back unchanged (a compressed c
     if macs is not None: macs = check_pct('macs', macs)
     if latency is not None: latency = check_pct('latency', latency)
     if sparsity is not None: sparsity = check_pct('sparsity', sparsity)
+    if not (macs or latency or sparsity):
+        raise ValueError(f"nothing to compress: give macs= or latency= (percent removed by structured pruning), sparsity= (percent of "
+                         f"the weights zeroed), or both; got macs={macs}, latency={latency}, sparsity={sparsity}")
+    min_keep = check_pct('min_keep', min_keep)
+    recalibrate_batches = _check_int('recalibrate_batches', recalibrate_batches, 1)
     if structured not in STRUCTURED: raise ValueError(f"structured must be one of {', '.join(map(repr, STRUCTURED))}, got {structured!r}")
     if not (unstructured in UNSTRUCTURED or isinstance(unstructured, SensitivityResult)):
         raise ValueError(f"unstructured must be one of {', '.join(map(repr, UNSTRUCTURED))} or a SensitivityResult, got {unstructured!r}")
     if isinstance(unstructured, SensitivityResult) and unstructured.compression != 'sparsity':
         raise ValueError(f"unstructured: a SensitivityResult of sparsity is needed, got one of {unstructured.compression}")
-    needs_data = ((macs or latency) and structured == 'sensitivity') or (sparsity and unstructured in ('sensitivity', 'mixed')) or recalibrate
-    if needs_data and data is None:
-        raise ValueError("data is needed for the sensitivity scans and BatchNorm recalibration: pass data=[(inputs, targets), ...], "
-                         "or structured='uniform', unstructured='uniform' and recalibrate=False")
     if fine_tune is not None and not callable(fine_tune): raise TypeError(f"fine_tune must be a function(model), got {type(fine_tune).__name__}")
+    try: select_layers(model)
+    except ValueError: raise ValueError(f"model has no compressible layer (Conv, Linear) in {type(model).__name__}: nothing to compress") from None
+    for name, b in (('data', data), ('eval_data', eval_data), ('recalibrate_data', recalibrate_data)): _check_batches(name, b)
+    if (((macs or latency) and structured == 'sensitivity') or (sparsity and unstructured in ('sensitivity', 'mixed'))) and data is None:
+        raise ValueError("data is needed for the sensitivity scans: pass data=[(inputs, targets), ...], or structured='uniform' "
+                         "(or 'latency-aware') and unstructured='uniform'")
+    has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats for m in model.modules())
+    scorer = 'eval_data' if eval_data is not None else 'data, which scores the report when eval_data is not given'
     eval_data = data if eval_data is None else eval_data
-    def score(m): return next(iter(evaluate(m, eval_data, [metric], reference=model).values()))  # kl, agreement, cosine: against the model given
-    if eval_data is None: score = None
+    recal_arg = 'recalibrate_data' if recalibrate_data is not None else 'data'
+    recal = data if recalibrate_data is None else recalibrate_data
+    if recalibrate and has_bn:
+        if recal is None:
+            raise ValueError("recalibrate_data is needed to recalibrate BatchNorm: pass recalibrate_data= (training or calibration batches), "
+                             "or recalibrate=False")
+        if recal is eval_data:
+            same = scorer if recal_arg == 'data' and scorer != 'eval_data' else f"{recal_arg} is {scorer}"
+            raise ValueError(f"recalibrate_data: BatchNorm would be recalibrated on the very batches that score the report ({same}): "
+                             "pass recalibrate_data= (training or calibration batches) or eval_data= (held-out batches) so that the two "
+                             "differ, or recalibrate=False")
+    score = None if eval_data is None else (lambda m: _scored(m, eval_data, metric, model))
     name = metric if isinstance(metric, str) else getattr(metric, '__name__', 'metric')
-    report = CompressionReport(name, settings=dict(macs=macs, latency=latency, structured=structured, sparsity=sparsity,
-                                                   unstructured=unstructured if isinstance(unstructured, str) else 'result'))
+    report = CompressionReport(name, settings=dict(macs=macs, latency=latency, structured=structured, min_keep=min_keep, sparsity=sparsity,
+                                                   unstructured=unstructured if isinstance(unstructured, str) else 'result', recalibration=None))
     rec = lambda step, m: report.record(step, m, example_inputs, score, device=latency_device)
     with restoring(model):
         model.eval()
         rec('dense', model)
         c = copy.deepcopy(model)
-        if macs or latency:
-            c, report.settings['structured_targets'] = _structured(c, example_inputs, structured, 'macs' if macs else 'latency',
-                                                                  macs or latency, data, metric, latency_device, list(structured_levels), verbose)
-            rec('structured', c)
-        if collapse:
-            report.settings['collapsed'] = collapse_channels(c, example_inputs)
-            rec('collapse', c)
-        sp = None
-        if sparsity:
-            targets = _unstructured(c, example_inputs, unstructured, sparsity, data, metric, list(sparsity_levels), verbose)
-            report.settings['sparsity_targets'] = targets
-            sp = Sparsifier(c); sp.sparsify_model({n: v for n, v in targets.items() if v})
-            if fine_tune is None: sp.make_permanent(); sp = None  # else the masks keep the zeros through training
-            rec('unstructured', c)
-        if recalibrate and any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats for m in c.modules()):
-            recalibrate_bn(c, data)
+        with warnings.catch_warnings():  # the user's percents have warned above; internal ones below 1 (a channel of many) are meant
+            warnings.filterwarnings('ignore', message=_PCT_WARNING)
+            if macs or latency:
+                c, report.settings['structured_targets'], extra = _structured(c, example_inputs, structured, 'macs' if macs else 'latency', macs or latency,
+                                                                             data, metric, latency_device, list(structured_levels), min_keep, verbose)
+                report.settings.update(extra)
+                rec('structured', c)
+            if collapse:
+                report.settings['collapsed'] = collapse_channels(c, example_inputs)
+                rec('collapse', c)
+            sp = None
+            if sparsity:
+                targets = _unstructured(c, example_inputs, unstructured, sparsity, data, metric, list(sparsity_levels), verbose)
+                report.settings['sparsity_targets'] = targets
+                sp = Sparsifier(c); sp.sparsify_model({n: v for n, v in targets.items() if v})
+                if fine_tune is None: sp.make_permanent(); sp = None  # else the masks keep the zeros through training
+                rec('unstructured', c)
+        if recalibrate and has_bn:
+            batches = list(itertools.islice(recal, recalibrate_batches))
+            if not batches: raise ValueError(f"{recal_arg} is empty: give at least one batch to recalibrate BatchNorm on")
+            recalibrate_bn(c, batches)
+            report.settings['recalibration'] = dict(data=recal_arg, batches=len(batches),
+                                                    examples=sum(_items(split_batch(b, i)[0]) for i, b in enumerate(batches)))
             rec('recalibrate', c)
         if fine_tune is not None:
             fine_tune(c)
