@@ -4,17 +4,18 @@
 
 # %% ../nbs/90_cli.ipynb #7ca5938b
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, copy, json, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
-from .analyzer import SensitivityAnalyzer
+from .analyzer import SensitivityAnalyzer, SWEEP_LEVELS
 from .checkpoint import ScanCheckpoint
 from torch import nn
-from .evaluation import METRICS, split_batch
+from .evaluation import METRICS, split_batch, forward, model_output, to_device
 from .perturb import COMPRESSIONS, check_level
 from .pipeline import compress, STRUCTURED, UNSTRUCTURED
-from .sources import (MODEL_SPECS, DATA_SPECS, TASKS, load_model, load_data, check_fit, default_metric, match_layers)
+from .sources import (MODEL_SPECS, DATA_SPECS, TASKS, load_model, load_data, check_fit, default_metric, match_layers,
+                               save_compressed, fit_compressed, read_weights)
 
 # %% auto #0
 __all__ = ['DEFAULT_LEVELS', 'scan', 'ranked_table', 'sweep_table', 'compress_command', 'report_table', 'main']
@@ -26,7 +27,8 @@ def _model_data_arguments(s):
     "The model and data options that `scan` and `compress` share."
     g = s.add_argument_group('model')
     g.add_argument('--model', default=None, help=f"{MODEL_SPECS} (default: digits)")
-    g.add_argument('--weights', default=None, help='a state_dict file, a checkpoint dict holding one, or (with --trust-pickle) a whole saved model')
+    g.add_argument('--weights', default=None, help='a state_dict file, a checkpoint dict holding one, the model.pt of layersens compress, '
+                                                   'or (with --trust-pickle) a whole saved model')
     g.add_argument('--trust-pickle', action='store_true', help='read weights files that hold pickled objects: this runs code from the file')
     g.add_argument('--num-classes', type=int, default=None, help='outputs of a torchvision model or factory (default: the classes of the data)')
     g.add_argument('--task', choices=TASKS, default=None, help='how hf: folders load (default: from their config)')
@@ -36,7 +38,8 @@ def _model_data_arguments(s):
     g.add_argument('--batch-size', type=int, default=None, help='default: 128 digits, 32 images, 4 text sequences, 16 random inputs')
     g.add_argument('--image-size', type=int, default=None, help="side of the images (default: the model family's)")
     g.add_argument('--seq-len', type=int, default=128, help='tokens per sequence (default: 128)')
-    g.add_argument('--seed', type=int, default=0, help='which images of a folder, which random inputs (default: 0)')
+    g.add_argument('--seed', type=int, default=0, help='which images of a folder, which random inputs, and the random initial weights '
+                                                       'of a model without --weights (default: 0)')
     g.add_argument('--metric', choices=list(METRICS), default=None, help='default: accuracy with labels, perplexity on text, cosine for encoders, kl otherwise')
 
 def _parser()->argparse.ArgumentParser:
@@ -49,7 +52,8 @@ def _parser()->argparse.ArgumentParser:
     g.add_argument('--compression', choices=COMPRESSIONS, default='sparsity', help='what to apply to each layer (default: sparsity)')
     lv = g.add_mutually_exclusive_group()
     lv.add_argument('--level', type=float, default=None, help='percent for sparsity/pruning, bits for quantization (default: 80, 30 or 4)')
-    lv.add_argument('--levels', type=float, nargs='+', default=None, help='several levels: a sweep (sweep.csv, sweep.png, sweep.json)')
+    lv.add_argument('--levels', type=float, nargs='*', default=None, help='several levels: a sweep (sweep.csv, sweep.png, sweep.json); '
+                    "alone: the compression's default levels (25 50 75 percent, 8 6 4 3 bits)")
     g.add_argument('--layers', nargs='+', default=None, help="layer names or globs, e.g. 'layer4.*' (default: every Conv and Linear)")
     g.add_argument('--granularity', default='weight', help='sparsity granularity (default: weight)')
     g.add_argument('--device', default=None, help="'cpu' or 'cuda' (default: where the model is, the CPU)")
@@ -76,7 +80,8 @@ def _parser()->argparse.ArgumentParser:
     g.add_argument('--no-recalibrate', action='store_true', help='keep the BatchNorm statistics as they are')
     g.add_argument('--epochs', type=int, default=0, help='fine-tuning epochs at the end (default: 0)')
     g.add_argument('--lr', type=float, default=1e-3, help='fine-tuning learning rate, AdamW (default: 1e-3)')
-    g.add_argument('--train-data', default=None, help='labelled images to fine-tune on (default for the digits: their training split)')
+    g.add_argument('--train-data', default=None, help='images to recalibrate BatchNorm on, and (labelled) to fine-tune on (default for the '
+                                                      'digits: their training split; otherwise recalibration takes half of the batches of --data)')
     g.add_argument('--device', default=None, help="'cpu' or 'cuda': where the model is compressed and timed (default: the CPU)")
     g.add_argument('--out', default='layersens_compress', help='output folder (default: ./layersens_compress)')
     g.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -111,7 +116,7 @@ def _check_device(device):
 def _resolve(model, data, *, weights, trust_pickle, num_classes, task, batch_size, batches, image_size, seq_len, seed, metric, verbose):
     "The model, the data and the metric of a command, checked to fit (one forward pass, one score) before anything is written."
     classes = _data_classes(data) if num_classes is None and (model is None or str(model).startswith(('torchvision:', 'digits'))) else None
-    try: lm = load_model(model, weights=weights, num_classes=num_classes or classes, task=task, trust_pickle=trust_pickle, verbose=verbose)
+    try: lm = load_model(model, weights=weights, num_classes=num_classes or classes, task=task, trust_pickle=trust_pickle, seed=seed, verbose=verbose)
     except ValueError as e:
         if classes is not None and 'of another shape' in str(e):
             raise ValueError(f"{e} (the model was built with {classes} outputs, the classes of the data; --num-classes sets another number)") from None
@@ -120,7 +125,7 @@ def _resolve(model, data, *, weights, trust_pickle, num_classes, task, batch_siz
     return lm, ld, check_fit(lm, ld, metric if metric is not None else default_metric(lm, ld))
 
 # %% ../nbs/90_cli.ipynb #afe6e043
-def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, or the model saved whole in `weights`
+def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the spec of a compressed `weights` file, or the model saved whole in it
          data:str='digits', # a data spec (`DATA_SPECS`)
          *,
          weights=None, trust_pickle:bool=False, num_classes:int|None=None, task:str|None=None, # see `load_model`
@@ -128,7 +133,7 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, or t
          metric:str|None=None, # a name from `METRICS`; default: `default_metric`
          compression:str='sparsity', # 'sparsity', 'pruning' or 'quantization'
          level=None, # percent or bits; None: `DEFAULT_LEVELS`
-         levels:list|None=None, # several levels: a sweep instead of one level
+         levels:list|None=None, # several levels: a sweep instead of one level; empty: the compression's `SWEEP_LEVELS`
          layers:list|None=None, # names or globs (`match_layers`); default: every compressible layer
          granularity:str='weight', # sparsity granularity
          device=None, # 'cpu', 'cuda' or None (where the model is)
@@ -142,13 +147,15 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, or t
     import matplotlib.pyplot as plt
     start = time.perf_counter()
     if levels is not None and level is not None: raise ValueError("give level or levels, not both")
+    if levels is not None and not len(levels) and compression in SWEEP_LEVELS: levels = list(SWEEP_LEVELS[compression])
     lvls = [_level(compression, v) for v in (levels if levels is not None else [DEFAULT_LEVELS.get(compression) if level is None else level])]
     _check_device(device)
     lm, ld, metric = _resolve(model, data, weights=weights, trust_pickle=trust_pickle, num_classes=num_classes, task=task,
                               batch_size=batch_size, batches=batches, image_size=image_size, seq_len=seq_len, seed=seed,
                               metric=metric, verbose=verbose)
     chosen = match_layers(lm.model, layers) if layers else None
-    if ld.warning: _note(True, f"warning: {ld.warning}")
+    for w in (lm.warning, ld.warning):
+        if w: _note(True, f"warning: {w}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     ck = ScanCheckpoint(out/'checkpoint.jsonl')
     if resume and not ck.path.exists(): _note(verbose, f"nothing to resume in {out}: starting the scan")
@@ -185,9 +192,9 @@ def ranked_table(res, targets:dict|None=None)->pd.DataFrame:
     return df.reset_index(drop=True)
 
 def sweep_table(sweep)->pd.DataFrame:
-    "Each layer's delta at each level (columns), most sensitive at the highest level first."
+    "Each layer's delta at each level (columns, mildest first: fewer bits are harsher), most sensitive at the harshest level first."
     df = sweep.to_dataframe().pivot(index='name', columns='level', values='delta')
-    df = df.reindex(sweep.results[0].names)
+    df = df.reindex(sweep.results[0].names)[sorted(df.columns, reverse=sweep.compression == 'quantization')]
     return df.sort_values(df.columns[-1], ascending=False, na_position='last')
 
 # %% ../nbs/90_cli.ipynb #c787dc52
@@ -202,8 +209,31 @@ def _train(model:nn.Module, batches:list, epochs:int, lr:float):
             opt.zero_grad(); loss.backward(); opt.step()
     model.eval()
 
-def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, or the model saved whole in `weights`
-                     data:str='digits', # a data spec (`DATA_SPECS`): sensitivity, BatchNorm calibration and the report's metric
+def _digits_training(batch_size:int|None, image_size:int|None)->tuple:
+    "The digits training split as labelled batches, in order and prepared as `load_data` prepares the validation images, and what they are."
+    from layersens.data import digits_tensors
+    x, y = digits_tensors()[:2]
+    if image_size is not None and image_size != 32: x = torch.nn.functional.interpolate(x, size=image_size, mode='bilinear', align_corners=False)
+    bs = batch_size or 128
+    return [(x[i:i + bs], y[i:i + bs]) for i in range(0, len(x), bs)], f"digits training images ({len(x)})"
+
+def _save_model(compressed:nn.Module, lm, x, path:Path)->str:
+    "Write `compressed` with `save_compressed` when its spec rebuilds it (same outputs on `x`), else whole (pickled): '' or why it is pickled."
+    if lm.kind == 'file': why = "it was read from a whole saved model, which has no spec to rebuild it from"
+    else:
+        save_compressed(compressed, path, lm.spec, num_classes=lm.num_classes, task=lm.task)
+        try:
+            again = fit_compressed(copy.deepcopy(lm.model), read_weights(path), str(path))
+            dev = next(compressed.parameters()).device
+            with torch.no_grad(): a, b = (model_output(forward(m, to_device(x, dev))) for m in (again, compressed))
+            if a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-6): return ''
+            why = f"the model rebuilt from {lm.spec} gives other outputs"
+        except (ValueError, RuntimeError) as e: why = f"it cannot be rebuilt from {lm.spec}: {_one_line(e)}"
+    torch.save(compressed, path)
+    return why
+
+def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the spec of a compressed `weights` file, or the model saved whole in it
+                     data:str='digits', # a data spec (`DATA_SPECS`): sensitivity scans and the report's metric (and see `train_data`)
                      *,
                      weights=None, trust_pickle:bool=False, num_classes:int|None=None, task:str|None=None, # see `load_model`
                      batches:int|None=None, batch_size:int|None=None, image_size:int|None=None, seq_len:int=128, seed:int=0, # see `load_data`
@@ -212,12 +242,12 @@ def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: 
                      sparsity:float|None=None, unstructured:str='sensitivity', # unstructured sparsity
                      collapse:bool=True, recalibrate:bool=True, # the other steps
                      epochs:int=0, lr:float=1e-3, # fine-tuning at the end (AdamW, cross-entropy)
-                     train_data:str|None=None, # labelled images to fine-tune on; default for the digits: their training split
+                     train_data:str|None=None, # images to recalibrate BatchNorm on and (labelled) to fine-tune on; default: the digits' training split, else half of `data`
                      device=None, # 'cpu', 'cuda' or None (where the model is)
                      out='layersens_compress', # output folder
                      verbose:bool=True, # progress bars and notes on stderr
-                    )->dict: # model, data, metric, compressed, report, files, seconds
-    "Compress a model with `compress` and write the compressed model (saved whole), the report and its chart to `out`."
+                    )->dict: # model, data, metric, compressed, report, files, seconds, recalibrated_on, scored_on, pickled (why model.pt is pickled, or '')
+    "Compress a model with `compress` and write the compressed model (`save_compressed`), the report and its chart to `out`."
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     start = time.perf_counter()
@@ -225,35 +255,56 @@ def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: 
         raise ValueError("nothing to compress: give --macs or --latency (structured pruning), --sparsity (unstructured), or both")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0: raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0: raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    if train_data is not None and train_data == data:
+        raise ValueError(f"train_data: {train_data!r} names the images of data, which score the compressed model; give other images"
+                         + (" (for the digits, leave --train-data out: their training split is the default)" if data == 'digits' else ''))
     dev = _check_device(device)
     lm, ld, metric = _resolve(model, data, weights=weights, trust_pickle=trust_pickle, num_classes=num_classes, task=task,
                               batch_size=batch_size, batches=batches, image_size=image_size, seq_len=seq_len, seed=seed,
                               metric=metric, verbose=verbose)
+    has_bn = recalibrate and any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats for m in lm.model.modules())
+    td = load_data(train_data, lm, batch_size=batch_size, batches=batches, image_size=image_size, seed=seed) if train_data is not None else None
     train = None
-    if epochs and train_data is None:
+    if epochs and td is None:
         if not (lm.kind == 'digits' and ld.kind == 'digits'):
             raise ValueError("train_data: --epochs needs labelled training images (--train-data imagefolder:DIR); "
                              "only the digits have a default, their training split")
         from layersens.data import fine_tune
         train = lambda m: fine_tune(m, epochs=epochs, lr=lr)
     elif epochs:
-        td = load_data(train_data, lm, batch_size=batch_size, batches=batches, image_size=image_size, seed=seed)
         if not td.labels or not all(isinstance(b, (tuple, list)) and len(b) == 2 for b in td.batches):
             raise ValueError(f"train_data: fine-tuning from the command line trains a classifier on labelled images; {train_data!r} has no labels")
         train = lambda m: _train(m, td.batches, epochs, lr)
-    elif train_data is not None: raise ValueError("train_data is only used with --epochs: give --epochs N")
-    if ld.warning: _note(True, f"warning: {ld.warning}")
+    elif td is not None and not has_bn:
+        raise ValueError(f"train_data serves BatchNorm recalibration, and {'--no-recalibrate was given' if not recalibrate else f'{lm.spec} has no BatchNorm'}, "
+                         "and fine-tuning: give --epochs N, or leave it out")
+    # BatchNorm statistics are never re-estimated on the batches that score the report
+    fit, scored, recal, recal_on, scored_on = ld.batches, None, None, None, ld.description
+    if has_bn and td is not None: recal, recal_on = td.batches, td.description
+    elif has_bn and ld.kind == 'digits': recal, recal_on = _digits_training(batch_size, image_size)
+    elif has_bn:
+        n = len(ld.batches)
+        if n < 2: raise ValueError(f"data: BatchNorm recalibration needs batches apart from those that score the model, and {ld.description} "
+                                   "are one batch; give more (--batches, --batch-size), --train-data, or --no-recalibrate")
+        fit, scored = ld.batches[:n // 2], ld.batches[n // 2:]
+        recal_on = f"the first half of {ld.description} ({n // 2} of {n} batches)"
+        scored_on = f"the other half ({n - n // 2} batch{'es' if n - n // 2 > 1 else ''})"
+        _note(True, f"note: BatchNorm is recalibrated on {recal_on} and the report scores {scored_on}; --train-data recalibrates on other images")
+    for w in (lm.warning, ld.warning):
+        if w: _note(True, f"warning: {w}")
     if dev is not None: lm.model.to(dev)
     x = split_batch(ld.batches[0], 0)[0]
-    compressed, report = compress(lm.model, x, data=ld.batches, metric=metric, macs=macs, latency=latency, structured=structured,
-                                  collapse=collapse, sparsity=sparsity, unstructured=unstructured, recalibrate=recalibrate,
+    compressed, report = compress(lm.model, x, data=fit, eval_data=scored, recalibrate_data=recal, metric=metric, macs=macs, latency=latency,
+                                  structured=structured, collapse=collapse, sparsity=sparsity, unstructured=unstructured, recalibrate=has_bn,
                                   fine_tune=train, latency_device=dev, verbose=verbose)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     files = dict(model=out/'model.pt', report=out/'report.json', csv=out/'report.csv', png=out/'report.png')
-    torch.save(compressed, files['model'])
+    pickled = _save_model(compressed, lm, x, files['model'])
+    if pickled: _note(True, f"note: {files['model']} holds the whole model, pickled, since {pickled}; read it back with --trust-pickle")
     report.save(files['report']); report.save(files['csv'])
     fig = report.plot(); fig.savefig(files['png'], dpi=120); plt.close(fig)
-    return dict(model=lm, data=ld, metric=metric, compressed=compressed, report=report, files=files, seconds=time.perf_counter() - start)
+    return dict(model=lm, data=ld, metric=metric, compressed=compressed, report=report, files=files, seconds=time.perf_counter() - start,
+                recalibrated_on=recal_on, scored_on=scored_on, pickled=pickled)
 
 def report_table(report)->pd.DataFrame:
     "The report as the command prints it: each step's size, MACs, latency and metric."
@@ -289,10 +340,14 @@ def _compress_main(args)->int:
         print(f"layersens compress: error: {_one_line(e)}", file=sys.stderr)
         return 2
     _print_sources(r)
+    if r['recalibrated_on']: print(f"BatchNorm recalibrated on {r['recalibrated_on']}; the report scores {r['scored_on']}")
     with pd.option_context('display.max_rows', None, 'display.width', 200):
         print(report_table(r['report']).to_string(index=False))
+    m = str(r['files']['model'])
     print(f"\nwrote {', '.join(str(p) for p in r['files'].values())}")
-    print(f"reload the compressed model with torch.load({str(r['files']['model'])!r}, weights_only=False); compress took {r['seconds']:.1f}s")
+    print(f"read the compressed model back with torch.load({m!r}, weights_only=False) (pickled: {r['pickled']})" if r['pickled'] else
+          f"read the compressed model back with layersens.sources.load_compressed({m!r}), or scan it: layersens scan --weights {m}")
+    print(f"compress took {r['seconds']:.1f}s")
     return 0
 
 def main(argv=None):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_sources.ipynb #297b1dd7
 from __future__ import annotations
-import difflib, fnmatch, importlib, math, sys, warnings
+import contextlib, difflib, fnmatch, importlib, math, sys, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import torch, torchvision
@@ -14,9 +14,9 @@ from .core import compressible_layers
 from .evaluation import get_metric, split_batch, forward, model_output, METRICS
 
 # %% auto #0
-__all__ = ['MODEL_SPECS', 'TASKS', 'DATA_SPECS', 'LoadedModel', 'classification_models', 'load_model', 'read_weights',
-           'fit_weights', 'LoadedData', 'write_digits_folder', 'load_data', 'default_metric', 'check_fit',
-           'match_layers']
+__all__ = ['MODEL_SPECS', 'TASKS', 'COMPRESSED_FORMAT', 'DATA_SPECS', 'LoadedModel', 'classification_models', 'load_model',
+           'read_weights', 'fit_weights', 'save_compressed', 'fit_compressed', 'load_compressed', 'LoadedData',
+           'write_digits_folder', 'load_data', 'default_metric', 'check_fit', 'match_layers']
 
 # %% ../nbs/14_sources.ipynb #4370ab0c
 MODEL_SPECS = "digits, torchvision:NAME, package.module:callable or hf:PATH (a local transformers folder)"
@@ -35,12 +35,23 @@ class LoadedModel:
     resize_size:int = 256 # images are resized to this, then center-cropped to image_size
     mean:tuple = _IMAGENET['mean'] # per-channel normalisation
     std:tuple = _IMAGENET['std']
+    num_classes:int|None = None # what a torchvision model or a callable was built with (10 for the digits)
+    warning:str|None = None # what a user should know about this model (random weights)
 
 def classification_models()->list:
     "Names of torchvision's classification models (what `torchvision:NAME` takes)."
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 # %% ../nbs/14_sources.ipynb #c40996f4
+@contextlib.contextmanager
+def _seeded(seed:int):
+    "Torch's random generators seeded with `seed` inside (CUDA's too once CUDA is in use), and as they were outside."
+    cuda = torch.cuda.is_initialized()
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if cuda else []):
+        if cuda: torch.manual_seed(seed)
+        else: torch.random.default_generator.manual_seed(seed)
+        yield
+
 def _torchvision(name:str, num_classes)->LoadedModel:
     names = classification_models()
     if name not in names:
@@ -53,7 +64,7 @@ def _torchvision(name:str, num_classes)->LoadedModel:
         t = torchvision.models.get_model_weights(name).DEFAULT.transforms()
         pre = dict(image_size=int(t.crop_size[0]), resize_size=int(t.resize_size[0]), mean=tuple(t.mean), std=tuple(t.std))
     except Exception: pass  # a model without pretrained weights: ImageNet's preprocessing
-    return LoadedModel(model.eval(), f"torchvision:{name}", 'torchvision', **pre)
+    return LoadedModel(model.eval(), f"torchvision:{name}", 'torchvision', num_classes=num_classes, **pre)
 
 def _callable(spec:str, num_classes)->LoadedModel:
     mod_name, attr = spec.split(':', 1)
@@ -74,7 +85,7 @@ def _callable(spec:str, num_classes)->LoadedModel:
             raise ValueError(f"model: {spec} does not take num_classes={num_classes} ({e}); leave out --num-classes") from None
         except Exception as e: raise ValueError(f"model: {spec}() raised {type(e).__name__}: {e}") from None
     if not isinstance(model, nn.Module): raise ValueError(f"model: {spec}() returned a {type(model).__name__}, not a torch.nn.Module")
-    return LoadedModel(model.eval(), spec, 'callable')
+    return LoadedModel(model.eval(), spec, 'callable', num_classes=num_classes)
 
 def _hf(path:str, task)->LoadedModel:
     from layersens.hf import require, quiet_transformers
@@ -94,44 +105,66 @@ def _hf(path:str, task)->LoadedModel:
     return LoadedModel(model.eval(), f"hf:{path}", 'hf', tokenizer=tok, task=task)
 
 # %% ../nbs/14_sources.ipynb #84d3b925
-def load_model(spec:str|None='digits', # one of `MODEL_SPECS`; None: 'digits', or the model saved whole in `weights`
+COMPRESSED_FORMAT = 'layersens.compressed'  # the format tag of the files `save_compressed` writes (version 1)
+
+def _is_compressed(obj)->bool: return isinstance(obj, dict) and isinstance(obj.get('format'), str) and obj['format'] == COMPRESSED_FORMAT
+
+def load_model(spec:str|None='digits', # one of `MODEL_SPECS`; None: 'digits', the spec a compressed `weights` file was saved from, or the model saved whole in `weights`
                *,
-               weights=None, # a file: a state_dict (or a checkpoint dict holding one), or a whole model (with trust_pickle)
-               num_classes:int|None=None, # outputs of a torchvision model or of a callable taking num_classes
-               task:str|None=None, # hf: 'causal-lm' or 'encoder' (default: from the folder's config)
+               weights=None, # a file: a state_dict (or a checkpoint dict holding one), a compressed model (`save_compressed`), or a whole model (with trust_pickle)
+               num_classes:int|None=None, # outputs of a torchvision model or of a callable taking num_classes (a compressed file keeps its own)
+               task:str|None=None, # hf: 'causal-lm' or 'encoder' (default: from the folder's config, or the compressed file's)
                trust_pickle:bool=False, # allow weights files that hold pickled objects (loading them runs code from the file)
+               seed:int=0, # seeds torch's random generators while the model is built: random initial weights are the same on every run
                verbose:bool=False, # show the digits model's training the first time
               )->LoadedModel:
     "The model `spec` names, with `weights` loaded into it."
     if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int): raise ValueError(f"seed must be an int, got {seed!r}")
     saved = read_weights(weights, trust_pickle) if weights is not None else None
+    return _build(spec, saved, weights, num_classes, task, seed, verbose)
+
+def _build(spec, saved, weights, num_classes, task, seed:int, verbose:bool)->LoadedModel:
+    "The model `spec` names, built with torch seeded, and `saved` (what `read_weights` read from `weights`) loaded into it."
     if isinstance(saved, nn.Module):
         if spec not in (None, 'digits'):
             raise ValueError(f"weights: {weights} holds a whole model ({type(saved).__name__}) and model {spec!r} was given too; "
                              "leave out the model to scan the saved one, or save a state_dict")
         return LoadedModel(saved.eval(), f"file:{weights}", 'file')
-    if spec is None or spec == 'digits':
-        from layersens.data import digits_resnet18
-        model = torchvision.models.resnet18(num_classes=num_classes or 10) if saved is not None else digits_resnet18(verbose=verbose)
-        lm = LoadedModel(model.eval(), 'digits', 'digits', image_size=32, resize_size=32, mean=(0.5,) * 3, std=(0.5,) * 3)
-    elif not isinstance(spec, str): raise TypeError(f"model must be a spec string ({MODEL_SPECS}), got {type(spec).__name__}")
-    elif ':' not in spec:
-        hint = f"; did you mean torchvision:{spec}?" if spec in classification_models() else ''
-        raise ValueError(f"model: {spec!r} is not a model spec; give {MODEL_SPECS}{hint}")
-    elif spec.startswith('torchvision:'): lm = _torchvision(spec.split(':', 1)[1], num_classes)
-    elif spec.startswith('hf:'): lm = _hf(spec.split(':', 1)[1], task)
-    else: lm = _callable(spec, num_classes)
+    packed = _is_compressed(saved)
+    if packed:  # rebuilt as it was built, then resized to the file's shapes
+        spec, num_classes, task = saved['spec'] if spec is None else spec, saved['num_classes'], task if task is not None else saved['task']
+    with _seeded(seed):
+        if spec is None or spec == 'digits':
+            from layersens.data import digits_resnet18
+            num_classes = (num_classes or 10) if saved is not None else 10
+            model = torchvision.models.resnet18(num_classes=num_classes) if saved is not None else digits_resnet18(verbose=verbose)
+            lm = LoadedModel(model.eval(), 'digits', 'digits', image_size=32, resize_size=32, mean=(0.5,) * 3, std=(0.5,) * 3, num_classes=num_classes)
+        elif not isinstance(spec, str): raise TypeError(f"model must be a spec string ({MODEL_SPECS}), got {type(spec).__name__}")
+        elif ':' not in spec:
+            hint = f"; did you mean torchvision:{spec}?" if spec in classification_models() else ''
+            raise ValueError(f"model: {spec!r} is not a model spec; give {MODEL_SPECS}{hint}")
+        elif spec.startswith('torchvision:'): lm = _torchvision(spec.split(':', 1)[1], num_classes)
+        elif spec.startswith('hf:'): lm = _hf(spec.split(':', 1)[1], task)
+        else: lm = _callable(spec, num_classes)
     if task is not None and lm.kind != 'hf': raise ValueError(f"task is for hf: models, not {spec!r}")
-    if saved is not None: fit_weights(lm.model, saved, str(weights))
+    if packed: fit_compressed(lm.model, saved, f"{weights} (compressed from {saved['spec']})")
+    elif saved is not None: fit_weights(lm.model, saved, str(weights))
+    elif lm.kind == 'torchvision':
+        lm.warning = (f"{lm.spec} has random weights, drawn with seed {seed} (the same on every run): what it measures says little "
+                      "about a trained model; load yours with weights= (--weights)")
     return lm
 
 # %% ../nbs/14_sources.ipynb #e168c7f6
 def _few(names:list, k:int=3)->str: return ', '.join(names[:k]) + (f", ... ({len(names) - k} more)" if len(names) > k else '')
 
 def _unwrap(obj, path):
-    "The state_dict in what a weights file holds (or the nn.Module itself)."
+    "The state_dict in what a weights file holds (or the nn.Module itself, or the dict of a compressed model)."
     if isinstance(obj, nn.Module): return obj
+    if _is_compressed(obj):
+        if obj.get('version') != 1: raise ValueError(f"weights: {path} holds a compressed model of format version {obj.get('version')!r}; this layersens reads version 1")
+        return obj
     if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         inner = next((obj[k] for k in ('state_dict', 'model_state_dict', 'model') if isinstance(obj.get(k), (dict, nn.Module))), None)
         if inner is not None: obj = inner
@@ -143,8 +176,8 @@ def _unwrap(obj, path):
 
 def read_weights(path, # the file
                  trust_pickle:bool=False, # also read files that hold pickled objects (runs code from the file)
-                ): # a state_dict, or the saved nn.Module
-    "What a weights file holds: a state_dict or, with `trust_pickle`, a whole model."
+                ): # a state_dict, the dict of a compressed model (`save_compressed`), or the saved nn.Module
+    "What a weights file holds: a state_dict, a compressed model or, with `trust_pickle`, a whole model."
     p = Path(path).expanduser()
     if not p.exists(): raise ValueError(f"weights: {p} does not exist")
     if not p.is_file(): raise ValueError(f"weights: {p} is not a file")
@@ -167,16 +200,86 @@ def fit_weights(model:nn.Module, # the model to load into
                 source:str='weights', # where they come from, for the message
                ):
     "Load `state` into `model`, or a ValueError listing missing and unexpected names and shape mismatches; nothing is loaded then."
-    own = model.state_dict()
+    _check_fit(model.state_dict(), state, source)
+    model.load_state_dict(state, strict=False)
+
+def _check_fit(own:dict, state:dict, source:str, shapes:bool=True):
+    "A ValueError listing the names `state` misses or adds to `own` (and, with `shapes`, the shapes that differ)."
     missing = [k for k in own if k not in state and not k.endswith('num_batches_tracked')]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k}: {_dims(state[k])} in the file, {_dims(own[k])} in the model" for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
+    other = [f"{k}: {_dims(state[k])} in the file, {_dims(own[k])} in the model" for k in own if shapes and k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or other:
         parts = ([f"{len(missing)} missing ({_few(missing)})"] if missing else []) + \
                 ([f"{len(unexpected)} unexpected ({_few(unexpected)})"] if unexpected else []) + \
-                ([f"{len(shapes)} of another shape ({_few(shapes, 2)})"] if shapes else [])
+                ([f"{len(other)} of another shape ({_few(other, 2)})"] if other else [])
         raise ValueError(f"weights: {source} does not fit the model: {'; '.join(parts)}")
-    model.load_state_dict(state, strict=False)
+
+# %% ../nbs/14_sources.ipynb #a4d76e9e
+_SIZES = ('in_channels', 'out_channels', 'groups', 'in_features', 'out_features', 'num_features', 'num_channels', 'normalized_shape',
+          'num_parameters', 'num_embeddings', 'embedding_dim', 'input_size', 'hidden_size', 'embed_dim', 'kdim', 'vdim', 'head_dim',
+          'num_heads', 'num_attention_heads', 'num_key_value_heads', 'num_key_value_groups', 'all_head_size', 'attention_head_size')
+
+def _size(v):
+    "`v` as a size attribute is saved (an int, or a tuple of ints), else None."
+    if isinstance(v, int) and not isinstance(v, bool): return v
+    if isinstance(v, (tuple, list)) and v and all(isinstance(i, int) and not isinstance(i, bool) for i in v): return tuple(v)
+    return None
+
+def save_compressed(model:nn.Module, # the compressed model: channels pruned, heads removed, weights zeroed
+                    path, # the file to write
+                    spec:str, # the model spec it was built from (`MODEL_SPECS`), which rebuilds its architecture
+                    *,
+                    num_classes:int|None=None, # what the spec was built with (`LoadedModel.num_classes`)
+                    task:str|None=None, # hf: 'causal-lm' or 'encoder'
+                   )->Path: # the file
+    "Write a compressed model as tensors and plain values, which `load_compressed` reads back with `torch.load(weights_only=True)`."
+    if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(spec, str) or spec.startswith('file:') or (spec != 'digits' and ':' not in spec):
+        raise ValueError(f"spec: the model spec that builds the architecture ({MODEL_SPECS}), got {spec!r}")
+    sizes = {}
+    for n, m in model.named_modules():
+        s = {a: v for a in _SIZES if (v := _size(vars(m).get(a))) is not None}
+        if s: sizes[n] = s
+    path = Path(path)
+    torch.save(dict(format=COMPRESSED_FORMAT, version=1, spec=spec, num_classes=num_classes, task=task, sizes=sizes,
+                    state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()}), path)
+    return path
+
+def fit_compressed(model:nn.Module, # the architecture the file was saved from, as its spec builds it (any weights); changed in place
+                   saved:dict, # what `read_weights` returns for a file `save_compressed` wrote
+                   source:str='weights', # where it comes from, for the message
+                  )->nn.Module: # the same model, resized to the saved shapes and sizes, its weights loaded, in eval mode
+    "Resize `model`'s parameters, buffers and size attributes to those of a saved compressed model, and load its weights."
+    if not _is_compressed(saved): raise ValueError(f"saved: {source} is not a compressed model (format {COMPRESSED_FORMAT!r}, from save_compressed)")
+    state, mods = saved['state_dict'], dict(model.named_modules())
+    _check_fit(model.state_dict(), state, source, shapes=False)  # the same modules; their shapes are what changes
+    with torch.no_grad():
+        for key, t in state.items():
+            m, name = mods.get(key.rpartition('.')[0]), key.rpartition('.')[2]
+            if m is None: continue
+            if m._parameters.get(name) is not None and m._parameters[name].shape != t.shape:
+                p = m._parameters[name]
+                p.data = torch.empty(t.shape, dtype=p.dtype, device=p.device)  # the same Parameter: weights tied to it stay tied
+            elif m._buffers.get(name) is not None and m._buffers[name].shape != t.shape:
+                b = m._buffers[name]
+                m._buffers[name] = torch.empty(t.shape, dtype=b.dtype, device=b.device)
+    for n, s in saved['sizes'].items():
+        for a, v in s.items():
+            if n in mods and a in vars(mods[n]): setattr(mods[n], a, v)
+    fit_weights(model, state, source)
+    return model.eval()
+
+def load_compressed(path, # a file `save_compressed` (or `layersens compress`) wrote
+                    spec:str|None=None, # the spec to rebuild from (default: the one in the file)
+                    *,
+                    seed:int=0, # seeds torch's random generators while the model is built (see `load_model`)
+                   )->nn.Module: # the compressed model, in eval mode
+    "The compressed model in `path`, rebuilt from its spec with the saved sizes and weights."
+    saved = read_weights(path)
+    if not _is_compressed(saved):
+        raise ValueError(f"path: {path} is not a compressed model written by save_compressed; a state_dict loads with load_model(spec, weights=path)")
+    if isinstance(seed, bool) or not isinstance(seed, int): raise ValueError(f"seed must be an int, got {seed!r}")
+    return _build(spec, saved, path, None, None, seed, False).model
 
 # %% ../nbs/14_sources.ipynb #5cb503c6
 DATA_SPECS = "digits, imagefolder:DIR, text:FILE or random:N"
