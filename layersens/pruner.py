@@ -4,24 +4,32 @@
 
 # %% ../nbs/75_pruner.ipynb #098106e0
 from __future__ import annotations
-import contextlib, io, warnings
+import contextlib, io, math, warnings
 import torch
 from torch import nn
 import torch_pruning as tp
 import pandas as pd
 from fastcore.basics import patch
-from .core import compressible_layers, select_layers, layer_params, ModelSnapshot
+from .core import compressible_layers, select_layers, layer_params, ModelSnapshot, COMPRESSIBLE_TYPES
 from .criteria import get_criterion, gather_stats, CriterionImportance, produces_channels, touches_model_output
 from .perturb import PruningPerturbation, check_pct, to_device, attention_heads, head_importance, heads_to_remove, remove_heads
 from .perturb import _trace_forward, _model_outputs, _tied, _retie
 
 # %% auto #0
-__all__ = ['Pruner', 'collapse_channels']
+__all__ = ['Pruner', 'CollapseResult', 'collapse_channels']
 
 # %% ../nbs/75_pruner.ipynb #04e0321e
 def _out_channels(m): return m.out_channels if isinstance(m, nn.modules.conv._ConvNd) else m.out_features
 
 _MHA_NOTE = "heads of an nn.MultiheadAttention: they must fill its embed_dim, so a scan zeroes them but the Pruner cannot remove them"
+
+def _compressible(model:nn.Module, what:str)->dict:
+    "`select_layers(model)`, with an error naming what `model` holds instead when it has no layer with channels to `what`."
+    if isinstance(model, nn.Module) and not compressible_layers(model):
+        kinds = ', '.join(dict.fromkeys(type(m).__name__ for m in model.modules()))
+        raise ValueError(f"model has no compressible layer ({', '.join(t.__name__ for t in COMPRESSIBLE_TYPES)}), only {kinds}: "
+                         f"no channel to {what}")
+    return select_layers(model)
 
 # %% ../nbs/75_pruner.ipynb #787eb0ee
 class Pruner:
@@ -37,6 +45,7 @@ class Pruner:
                  ignored_layers:list|None=None, # modules or names never pruned (their whole group is left alone)
                  iterative_steps:int=1, # reach the ratio in this many steps, re-ranking channels at each
                  round_to:int|None=None, # keep channel counts multiples of this
+                 min_keep:float=10, # context='global': percent of each group's channels always kept (at least one channel)
                 ):
         if context not in ('local', 'global'): raise ValueError(f"context must be 'local' or 'global', got {context!r}")
         if isinstance(iterative_steps, bool) or not isinstance(iterative_steps, int) or iterative_steps < 1:
@@ -44,10 +53,11 @@ class Pruner:
         if round_to is not None and (isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1):
             raise ValueError(f"round_to must be None or an int >= 1, got {round_to!r}")
         self.model, self.context, self.iterative_steps, self.round_to = model, context, iterative_steps, round_to
+        self.min_keep = check_pct('min_keep', min_keep)
         self.criteria, self.batches = get_criterion(criteria), batches
         if self.criteria.needs_data and batches is None:
             raise ValueError(f"criteria {self.criteria.name!r} needs data: pass batches=[(inputs, targets), ...]")
-        self.layers = select_layers(model)
+        self.layers = _compressible(model, 'prune')
         if isinstance(pruning_ratio, dict):
             if context == 'global': raise ValueError("pruning_ratio: a per-layer dict cannot be used with context='global'")
             select_layers(model, list(pruning_ratio))
@@ -69,6 +79,8 @@ class Pruner:
         self._channel_units = [u for u in units if u.status == 'ok' and u.attention is None
                                and not any(self.layers[n] in self.ignored for n in u.group)]
         if not heads and not self._channel_units: raise ValueError("model has no prunable layers: every group is protected or ignored")
+        self.groups = [tuple(u.group) for u in self._channel_units]  # the channel groups torch-pruning prunes, as tuples of layer names
+        if context == 'global': self._check_global()
         # torch-pruning never sees q, k, v (it would cut channels across heads) nor an nn.MultiheadAttention
         self._tp_ignored = [m for a in attention_heads(model).values() for m in ([a.module] if a.kind == 'mha' else [a.proj[k][1] for k in 'qkv'])]
         self.removed_heads = {}  # filled by `prune_model`: {attention module: (query heads, key/value heads) removed}
@@ -112,6 +124,34 @@ def _counts(self:Pruner)->dict:
     return dict(channels={n: _out_channels(m) for n, m in self.layers.items()},
                 params={n: layer_params(m) for n, m in self.layers.items()}, macs=int(macs), total_params=int(params))
 
+# %% ../nbs/75_pruner.ipynb #66b75c6d
+def _keep(n:int, min_keep:float, round_to:int|None)->int:
+    "Channels a group of `n` keeps at least under `context='global'`: `min_keep` percent, at least one, rounded up to `round_to`."
+    k = max(1, math.ceil(n * min_keep / 100 - 1e-9))
+    if round_to: k = math.ceil(k / round_to) * round_to
+    return min(k, n)
+
+@patch
+def _check_global(self:Pruner):
+    "Raise when the floors of `min_keep` leave too few channels for the global `pruning_ratio`."
+    n = [_out_channels(self.layers[g[0]]) for g in self.groups]
+    room = sum(c - _keep(c, self.min_keep, self.round_to) for c in n)
+    if sum(n) - int(sum(n) * (1 - self.ratios / 100)) > room:
+        raise ValueError(f"pruning_ratio={self.ratios:g} with context='global': every group keeps min_keep={self.min_keep:g}% of its "
+                         f"channels, so at most {100 * room / sum(n):.1f}% of the {sum(n)} channels can go; lower pruning_ratio or min_keep")
+
+class _KeepFloor(tp.importance.Importance):
+    "A torch-pruning importance whose `keep(n)` most important channels of each group (of `n` at the first step) score infinite."
+    def __init__(self, imp, keep): self.imp, self.keep, self.initial = imp, keep, {}
+    @torch.no_grad()
+    def __call__(self, group)->torch.Tensor:
+        imp = self.imp(group)
+        if imp is None: return None
+        n = self.initial.setdefault(group[0].dep.target.module, len(imp))  # the group's channels before the first step
+        imp = imp.clone()
+        imp[imp.topk(min(self.keep(n), len(imp))).indices] = float('inf')
+        return imp
+
 # %% ../nbs/75_pruner.ipynb #bd884f56
 @patch
 def prune_model(self:Pruner):
@@ -130,8 +170,9 @@ def prune_model(self:Pruner):
             with torch.enable_grad(), warnings.catch_warnings():  # torch-pruning traces through autograd
                 # parameters outside known layers (norm weights, position embeddings) are pruned along their last dimension, as in a scan
                 warnings.filterwarnings('ignore', message='Unwrapped parameters detected')
+                rank = _KeepFloor(imp, lambda n: _keep(n, self.min_keep, self.round_to)) if self.context == 'global' else imp
                 pruner = tp.pruner.BasePruner(
-                    self.model, self.example_inputs, importance=imp, global_pruning=self.context == 'global',
+                    self.model, self.example_inputs, importance=rank, global_pruning=self.context == 'global',
                     pruning_ratio=0. if local else self.ratios / 100,
                     pruning_ratio_dict={self.layers[n]: v / 100 for n, v in self.ratios.items() if n not in head_layers} if local else None,
                     iterative_steps=self.iterative_steps, ignored_layers=ignored, round_to=self.round_to,
@@ -175,52 +216,134 @@ def print_sparsity(self:Pruner)->pd.DataFrame:
     return df
 
 # %% ../nbs/75_pruner.ipynb #1c648fef
-def _dead_channels(DG, group, exact:bool)->list:
-    "Root channel indices of `group` whose output is provably zero (or whose producers are zero, if not `exact`)."
+def _zero_weight_channels(DG, group)->tuple:
+    "Root channel indices of `group` whose producers all have zero weights, and the set of those whose output is zero too (biases, BatchNorm shifts)."
     root = list(group[0].idxs)
     pos = {r: k for k, r in enumerate(root)}
-    dead = torch.ones(len(root), dtype=torch.bool)
+    weights, output = torch.ones(len(root), dtype=torch.bool), torch.ones(len(root), dtype=torch.bool)
     for item in group:
         m, roots = item.dep.target.module, getattr(item, 'root_idxs', None) or root
         if produces_channels(DG, item.dep):
-            zero = (m.weight.detach().flatten(1) == 0).all(1)
-            if m.bias is not None: zero &= m.bias.detach() == 0
-        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and exact:
-            scale = (m.running_var + m.eps).rsqrt() if m.track_running_stats else None
-            if scale is None: zero = torch.zeros(m.num_features, dtype=torch.bool)  # batch statistics: not provably zero
+            wt = m.weight.detach()
+            if isinstance(m, nn.modules.conv._ConvTransposeNd):  # weight (in, out / groups, ...): one output channel per column
+                wt = wt.transpose(0, 1) if m.groups == 1 else torch.ones(m.out_channels, 1)
+            w = (wt.flatten(1) == 0).all(1)
+            out = w & (m.bias.detach() == 0) if m.bias is not None else w
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            w = None
+            if not m.track_running_stats: out = torch.zeros(m.num_features, dtype=torch.bool)  # batch statistics: not provably zero
             else:
-                shift = -m.running_mean * scale * (m.weight.detach() if m.affine else 1.)
-                if m.affine: shift = shift + m.bias.detach()
-                zero = shift == 0
+                shift = -m.running_mean * (m.running_var + m.eps).rsqrt() * (m.weight.detach() if m.affine else 1.)
+                out = (shift + m.bias.detach() if m.affine else shift) == 0
         else: continue
         for i, r in zip(item.idxs, roots):
-            if r in pos: dead[pos[r]] &= bool(zero[i])
-    return [r for r, d in zip(root, dead.tolist()) if d]
+            if r not in pos: continue
+            if w is not None: weights[pos[r]] &= bool(w[i])
+            output[pos[r]] &= bool(out[i])
+    return [r for r, w in zip(root, weights.tolist()) if w], {r for r, o in zip(root, (weights & output).tolist()) if o}
+
+def _inputs_read(model, example_inputs, reads:dict)->dict:
+    "{(module, input index): (lowest, highest, mean)} of the inputs `reads` ({Conv/Linear: {index: None}}) gets, over one eval-mode forward pass."
+    seen, hooks, modes = {}, [], [(m, m.training) for m in model.modules()]
+    def hook(mod, args):
+        x = args[0].detach()
+        d = x.dim() - 1 if isinstance(mod, nn.Linear) else x.dim() - len(mod.kernel_size) - 1  # the channel (feature) dimension
+        idxs = list(reads[mod])
+        v = x.index_select(d, torch.tensor(idxs, device=x.device)).movedim(d, 0).flatten(1).double()
+        for i, lo, hi, mean in zip(idxs, v.amin(1).tolist(), v.amax(1).tolist(), v.mean(1).tolist()):
+            a = seen.get((mod, i))  # a module called twice reads one constant only if both calls agree
+            seen[mod, i] = (lo, hi, mean) if a is None else (min(a[0], lo), max(a[1], hi), a[2])
+    try:
+        hooks = [m.register_forward_pre_hook(hook) for m in reads]
+        model.eval()
+        with torch.no_grad(): _trace_forward(model, example_inputs)
+    finally:
+        for h in hooks: h.remove()
+        for m, t in modes: m.training = t
+    return seen
+
+def _zero_padded(m)->bool:
+    "True when the convolution `m` pads its input with zeros."
+    if m.padding_mode != 'zeros': return False
+    if isinstance(m.padding, str): return m.padding == 'same' and any(d * (k - 1) for d, k in zip(m.dilation, m.kernel_size))
+    return any(p > 0 for p in m.padding)
+
+def _fold_plan(model, example_inputs, DG, group, zero:set, names:dict)->tuple:
+    "For the zero-weight channels of `group` (`zero`: zero output): {channel: [(reader, input index, constant)]} where removal is exact, {channel: why not}, the channels never to remove."
+    reading = [(item.dep.target.module, list(item.idxs), getattr(item, 'root_idxs', None) or list(item.idxs)) for item in group
+               if isinstance(item.dep.target.module, (nn.modules.conv._ConvNd, nn.Linear)) and not produces_channels(DG, item.dep)]
+    reads = {}
+    for m, idxs, _ in reading: reads.setdefault(m, {}).update(dict.fromkeys(idxs))
+    seen = _inputs_read(model, example_inputs, reads) if reads else {}
+    plan, why, never = {r: [] for r in group[0].idxs}, {}, set()
+    for m, idxs, roots in reading:
+        for i, r in zip(idxs, roots):
+            if r in why: continue
+            name = names.get(m, type(m).__name__)
+            if isinstance(m, nn.modules.conv._ConvNd) and m.groups > 1:  # torch-pruning would leave its groups unequal
+                why[r] = f"{name}, a grouped convolution, reads it"; never.add(r); continue
+            if (m, i) not in seen: why[r] = f"{name} did not read it in a forward pass on example_inputs"; continue
+            lo, hi, c = seen[m, i]
+            if hi - lo > 1e-6 * max(1., abs(lo), abs(hi)):
+                why[r] = f"its value where {name} reads it is not one constant (from {lo:.4g} to {hi:.4g})"
+            elif c == 0: continue
+            elif not isinstance(m, COMPRESSIBLE_TYPES): why[r] = f"its constant output reaches {name}, a {type(m).__name__}, whose bias cannot take it"
+            elif isinstance(m, nn.modules.conv._ConvNd) and _zero_padded(m):
+                why[r] = f"its constant output reaches {name} through zero padding, which would not be exact"
+            else: plan[r].append((m, i, c))
+    if not reading:  # nothing to measure: only a zero output goes
+        why = {r: "no Conv or Linear layer reads it, so its constant output cannot be taken into a bias" for r in group[0].idxs if r not in zero}
+    return {r: v for r, v in plan.items() if r not in why}, why, never
+
+@torch.no_grad()
+def _fold(folds:list):
+    "Add each (layer, input index, constant) to the layer's bias, as the layer's weights for that input times the constant; create the bias if needed."
+    adds = {}
+    for m, i, c in folds:
+        w = m.weight.detach().double()
+        adds[m] = adds.get(m, 0) + w[:, i].reshape(len(w), -1).sum(1) * c  # a Conv's kernel summed: the input is c everywhere
+    for m, add in adds.items():
+        if m.bias is None: m.bias = nn.Parameter(torch.zeros_like(add, dtype=m.weight.dtype), requires_grad=m.weight.requires_grad)
+        m.bias.copy_(m.bias.double() + add)
 
 # %% ../nbs/75_pruner.ipynb #f2f82ddc
+class CollapseResult(dict):
+    "{layer name: output channels removed}, as `collapse_channels` returns it; `kept`: {layer name: {why: [channels]}} for the zero-weight channels left."
+    def __init__(self, removed:dict|None=None, kept:dict|None=None): super().__init__(removed or {}); self.kept = kept or {}
+
 def collapse_channels(model:nn.Module, # the model to shrink in place
-                      example_inputs, # example input for tracing
-                      exact:bool=True, # only remove channels whose output is exactly zero (function unchanged)
-                     )->dict: # {layer name: output channels removed}
-    "Physically remove dead output channels (all-zero producers) through torch-pruning."
-    dev = next(model.parameters()).device
-    example_inputs = to_device(example_inputs, dev)
-    layers = select_layers(model)
-    with torch.enable_grad():
-        DG = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
-    removed, snap = {}, ModelSnapshot(model)
+                      example_inputs, # example input for tracing (and one forward pass that reads the constant channels)
+                      exact:bool=True, # only remove channels whose removal leaves the function unchanged (eval mode)
+                     )->CollapseResult: # {layer name: output channels removed}; `kept` says why other zero-weight channels stay
+    "Physically remove dead output channels (all-zero producers) through torch-pruning, folding their constant output into the next layer's bias."
+    _compressible(model, 'collapse')
+    example_inputs = to_device(example_inputs, next(model.parameters()).device)
+    removed, kept, snap = {}, {}, ModelSnapshot(model)
+    modes, names = [(m, m.training) for m in model.modules()], {m: n for n, m in model.named_modules() if n}
     try:
+        with torch.enable_grad():
+            DG = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
         for group in list(DG.get_all_groups(root_module_types=(nn.modules.conv._ConvNd, nn.Linear))):
             if touches_model_output(DG, group): continue
-            idxs = _dead_channels(DG, group, exact)
-            if len(idxs) >= len(group[0].idxs): idxs = idxs[1:]  # a layer keeps at least one channel
-            if not idxs: continue
             root = group[0].dep.target.module
-            DG.get_pruning_group(root, DG.get_pruner_of_module(root).prune_out_channels, idxs).prune()
-            for d in (d for d, _ in group if produces_channels(DG, d)):
-                n = DG._module2name.get(d.target.module)
-                if n in layers: removed[n] = removed.get(n, 0) + len(idxs)
+            fn = DG.get_pruner_of_module(root).prune_out_channels
+            group = DG.get_pruning_group(root, fn, list(range(_out_channels(root))))  # its index mappings as the model is now
+            candidates, zero = _zero_weight_channels(DG, group)
+            if not candidates: continue
+            plan, why, never = _fold_plan(model, example_inputs, DG, DG.get_pruning_group(root, fn, candidates), zero, names)
+            take = [r for r in candidates if r in plan or not (exact or r in never)]
+            if len(take) >= len(group[0].idxs):  # a layer keeps at least one channel
+                why[take[0]], take = "the last channel of its group: a layer keeps at least one", take[1:]
+            _fold([f for r in take for f in plan.get(r, [])])
+            if take: DG.get_pruning_group(root, fn, take).prune()
+            for item in (item for item in group if produces_channels(DG, item.dep)):
+                n = names.get(item.dep.target.module)
+                if n is None: continue
+                if take: removed[n] = removed.get(n, 0) + len(take)
+                for i, r in zip(item.idxs, getattr(item, 'root_idxs', None) or item.idxs):
+                    if r in why and r not in take: kept.setdefault(n, {}).setdefault(why[r], []).append(i)
     except BaseException:
         snap.restore()
         raise
-    return removed
+    for m, t in modes: m.training = t  # tracing puts the model in eval mode
+    return CollapseResult(removed, kept)
