@@ -8,7 +8,7 @@ import argparse, copy, json, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
-from .analyzer import SensitivityAnalyzer, SWEEP_LEVELS
+from .analyzer import SensitivityAnalyzer, SWEEP_LEVELS, EvaluationFailed
 from .checkpoint import ScanCheckpoint
 from torch import nn
 from .evaluation import METRICS, split_batch, forward, model_output, to_device
@@ -307,11 +307,15 @@ def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: 
                 recalibrated_on=recal_on, scored_on=scored_on, pickled=pickled)
 
 def report_table(report)->pd.DataFrame:
-    "The report as the command prints it: each step's size, MACs, latency and metric."
+    "The report as the command prints it: each step's size, MACs, latency and metric, and which changes from the dense row lie within the noise."
     df = report.to_dataframe()
+    flags = zip(df.get('latency_within_noise', [pd.NA] * len(df)), df.get('metric_within_noise', [pd.NA] * len(df)))
+    noise = [', '.join(w for w, f in (('latency', lat), (report.metric_name, met)) if f is True) if i else ''
+             for i, (lat, met) in enumerate(flags)]
     return pd.DataFrame({'step': df.step, 'params': df.params.map('{:,}'.format), 'non-zero': df.nonzero.map('{:,}'.format),
                          'MACs': df.macs.map('{:,}'.format), 'latency ms': [f"{m:.2f} ± {q:.2f}" for m, q in zip(df.latency_ms, df.latency_iqr_ms)],
-                         'gzip KB': (df.gzip_bytes / 1024).round(0).astype(int), report.metric_name: df[report.metric_name].round(4)})
+                         'gzip KB': (df.gzip_bytes / 1024).round(0).astype(int), report.metric_name: df[report.metric_name].round(4),
+                         'within noise': noise})
 
 # %% ../nbs/90_cli.ipynb #45c23f7c
 def _one_line(e:BaseException)->str: return ' '.join(str(e).split()) or type(e).__name__
@@ -326,19 +330,23 @@ def _print_sources(r:dict):
     lm, ld = r['model'], r['data']
     print(f"model: {lm.spec} ({sum(p.numel() for p in lm.model.parameters()):,} parameters); data: {ld.description}; metric: {r['metric']}")
 
+def _guarded(command:str, # 'scan' or 'compress', for the messages
+             run, # function () -> the command's result
+             interrupted:str, # what to tell the user after Ctrl-C
+            )->tuple: # (result, 0), or (None, exit status) after one line on stderr
+    "Run a command: 2 for bad input, 1 when its evaluations failed (`EvaluationFailed`), 130 when interrupted."
+    try: return run(), 0
+    except KeyboardInterrupt: print(f"layersens {command}: interrupted; {interrupted}", file=sys.stderr); return None, 130
+    except (ValueError, TypeError, ImportError, OSError) as e: print(f"layersens {command}: error: {_one_line(e)}", file=sys.stderr); return None, 2
+    except EvaluationFailed as e: print(f"layersens {command}: failed: {_one_line(e)}", file=sys.stderr); return None, 1
+
 def _compress_main(args)->int:
     "`layersens compress`: run `compress_command` and print the report."
-    try:
-        r = compress_command(args.model, args.data, **_shared(args), macs=args.macs, latency=args.latency,
-                             structured=args.structured, sparsity=args.sparsity, unstructured=args.unstructured,
-                             collapse=not args.no_collapse, recalibrate=not args.no_recalibrate, epochs=args.epochs, lr=args.lr,
-                             train_data=args.train_data, device=args.device, out=args.out, verbose=not args.quiet)
-    except KeyboardInterrupt:
-        print("layersens compress: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    except (ValueError, TypeError, ImportError, OSError) as e:
-        print(f"layersens compress: error: {_one_line(e)}", file=sys.stderr)
-        return 2
+    r, code = _guarded('compress', lambda: compress_command(
+        args.model, args.data, **_shared(args), macs=args.macs, latency=args.latency, structured=args.structured, sparsity=args.sparsity,
+        unstructured=args.unstructured, collapse=not args.no_collapse, recalibrate=not args.no_recalibrate, epochs=args.epochs, lr=args.lr,
+        train_data=args.train_data, device=args.device, out=args.out, verbose=not args.quiet), "nothing was written")
+    if r is None: return code
     _print_sources(r)
     if r['recalibrated_on']: print(f"BatchNorm recalibrated on {r['recalibrated_on']}; the report scores {r['scored_on']}")
     with pd.option_context('display.max_rows', None, 'display.width', 200):
@@ -351,21 +359,16 @@ def _compress_main(args)->int:
     return 0
 
 def main(argv=None):
-    "Entry point of the `layersens` command: exit status 0, 2 for bad input (one line on stderr), 130 when interrupted."
+    "Entry point of the `layersens` command: exit status 0, 2 for bad input (one line on stderr), 1 when evaluations failed, 130 when interrupted."
     args = _parser().parse_args(argv)
     if args.command == 'compress': return _compress_main(args)
     a = vars(args)
-    try:
-        r = scan(args.model, args.data, **_shared(args), compression=args.compression, level=args.level,
-                 levels=args.levels, layers=args.layers, granularity=args.granularity, device=args.device, out=args.out,
-                 resume=args.resume, **{k: a[k] for k in ('target_pct', 'min_pct', 'max_pct', 'gamma')}, verbose=not args.quiet)
-    except KeyboardInterrupt:
-        print(f"layersens scan: interrupted; the finished evaluations are in {Path(args.out)/'checkpoint.jsonl'}: "
-              "run the same command with --resume to go on", file=sys.stderr)
-        return 130
-    except (ValueError, TypeError, ImportError, OSError) as e:
-        print(f"layersens scan: error: {_one_line(e)}", file=sys.stderr)
-        return 2
+    r, code = _guarded('scan', lambda: scan(
+        args.model, args.data, **_shared(args), compression=args.compression, level=args.level, levels=args.levels, layers=args.layers,
+        granularity=args.granularity, device=args.device, out=args.out, resume=args.resume,
+        **{k: a[k] for k in ('target_pct', 'min_pct', 'max_pct', 'gamma')}, verbose=not args.quiet),
+        f"the finished evaluations are in {Path(args.out)/'checkpoint.jsonl'}: run the same command with --resume to go on")
+    if r is None: return code
     _print_sources(r)
     if r['reused']: print(f"resumed: {r['reused']} evaluations read from {r['files']['checkpoint']}")
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.float_format', '{:.4f}'.format):

@@ -465,7 +465,8 @@ def compress(model:nn.Module, # the model; handed back unchanged (a compressed c
                 report.settings.update(extra)
                 rec('structured', c)
             if collapse:
-                report.settings['collapsed'] = collapse_channels(c, example_inputs)
+                collapsed = collapse_channels(c, example_inputs)
+                report.settings.update(collapsed=dict(collapsed), collapse_kept=collapsed.kept)  # kept: {layer: {reason: channels}}
                 rec('collapse', c)
             sp = None
             if sparsity:
