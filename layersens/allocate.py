@@ -16,16 +16,16 @@ from torch import nn
 import torch_pruning as tp
 from scipy.optimize import milp, LinearConstraint, Bounds
 from fastcore.basics import patch
-from .core import select_layers, restoring, progress, WeightView
-from .evaluation import forward, to_device, evaluate, get_metric, split_batch, METRICS
-from .criteria import get_criterion, produces_channels, _CONV, _LINEAR
-from .perturb import make_perturbation, prune_copy, remove_heads, _group
-from .results import SensitivitySweep, _write_json, _read_json
-from .analyzer import metric_value, _on_device, _check_device
+from .core import select_layers, restoring, progress, WeightView, CONV_TYPES, LINEAR_TYPES, check_int, inputs_at
+from .evaluation import forward, to_device, evaluate, get_metric, split_batch, METRICS, metric_value, check_device, on_device
+from .criteria import get_criterion, produces_channels
+from .perturb import make_perturbation, prune_copy, remove_heads, pruning_group
+from .results import SensitivitySweep
+from . import persist
 
 # %% auto #0
-__all__ = ['COSTS', 'Latency', 'measure_latency', 'compare_latency', 'layer_macs', 'check_cost', 'UnitCosts', 'cost_range',
-           'choose_levels', 'Allocation']
+__all__ = ['COSTS', 'Latency', 'timed_calls', 'measure_latency', 'compare_latency', 'layer_macs', 'check_cost', 'UnitCosts',
+           'cost_range', 'choose_levels', 'Allocation', 'achieved_cost']
 
 # %% ../nbs/67_allocate.ipynb #445044ba
 @dataclass
@@ -41,15 +41,15 @@ class Latency:
     def iqr_ms(self)->float: return self.q3_ms - self.q1_ms
 
 # %% ../nbs/67_allocate.ipynb #f1e366b0
-def _check_int(name:str, value, low:int)->int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
 def _sync(device:torch.device):
     if device.type == 'cuda': torch.cuda.synchronize(device)
 
-def _timed_calls(models:list, inputs, warmup:int, repeats:int, device:torch.device)->list:
+def timed_calls(models:list, # the models to time, in eval mode on `device`
+                inputs, # the input every model is called on
+                warmup:int, # untimed rounds first
+                repeats:int, # timed rounds
+                device:torch.device, # where they run (CUDA is synchronised around each call)
+               )->list: # per model, its `repeats` times in ms
     "Forward times (ms) of each of `models`, `repeats` each, one call of every model in turn (so drifting load hits all alike)."
     for _ in range(warmup):
         for m in models: forward(m, inputs)
@@ -79,12 +79,12 @@ def measure_latency(model:nn.Module, # the model to time; handed back unchanged
                     device=None, # where to time it ('cpu', 'cuda', a torch.device); default: where the model is
                    )->Latency:
     "Median and interquartile range of `model`'s forward time on `example_inputs`, in eval mode without gradients."
-    warmup, repeats, device = _check_int('warmup', warmup, 0), _check_int('repeats', repeats, 1), _check_device(device)
-    with restoring(model), _on_device(model, device):
+    warmup, repeats, device = check_int('warmup', warmup, 0), check_int('repeats', repeats, 1), check_device(device)
+    with restoring(model), on_device(model, device):
         model.eval()
         dev = next(model.parameters()).device
         x = to_device(example_inputs, dev)
-        with torch.no_grad(): times = _timed_calls([model], x, warmup, repeats, dev)[0]
+        with torch.no_grad(): times = timed_calls([model], x, warmup, repeats, dev)[0]
     return _latency(times, dev)
 
 # %% ../nbs/67_allocate.ipynb #66dadcb9
@@ -98,14 +98,14 @@ def compare_latency(models:dict, # {name: model}; the first is the reference; ea
     "Forward times of several models on one input, calls interleaved, with each one's paired saving against the first."
     if not isinstance(models, dict) or not models or not all(isinstance(m, nn.Module) for m in models.values()):
         raise TypeError("models must be a non-empty dict {name: torch.nn.Module}")
-    warmup, repeats, device = _check_int('warmup', warmup, 0), _check_int('repeats', repeats, 1), _check_device(device)
+    warmup, repeats, device = check_int('warmup', warmup, 0), check_int('repeats', repeats, 1), check_device(device)
     mods = list(models.values())
     with ExitStack() as stack:
         for m in mods: stack.enter_context(restoring(m))
         dev = device if device is not None else next(mods[0].parameters()).device
-        for m in mods: stack.enter_context(_on_device(m, dev)); m.eval()
+        for m in mods: stack.enter_context(on_device(m, dev)); m.eval()
         x = to_device(example_inputs, dev)
-        with torch.no_grad(): times = _timed_calls(mods, x, warmup, repeats, dev)
+        with torch.no_grad(): times = timed_calls(mods, x, warmup, repeats, dev)
     base = float(np.median(times[0]))
     rows = []
     for name, t in zip(models, times):
@@ -115,13 +115,6 @@ def compare_latency(models:dict, # {name: model}; the first is the reference; ea
     return pd.DataFrame(rows).set_index('model')
 
 # %% ../nbs/67_allocate.ipynb #e3a7acaa
-def _distinct_inputs(args, pos)->list:
-    "The distinct tensors among `args` at positions `pos`."
-    out = []
-    for i in pos:
-        if i < len(args) and isinstance(args[i], torch.Tensor) and not any(args[i] is o for o in out): out.append(args[i])
-    return out
-
 def layer_macs(model:nn.Module, # the model to count
                example_inputs, # its input (MACs scale with its batch size)
                layers:list|None=None, # names of the layers to count (default: every compressible layer)
@@ -130,13 +123,13 @@ def layer_macs(model:nn.Module, # the model to count
     chosen, macs, hooks = select_layers(model, layers), {}, []
     def count(name, m):
         def hook(mod, args, out):
-            if isinstance(m, _CONV): n = out.numel() * (m.in_channels // m.groups) * math.prod(m.kernel_size)
+            if isinstance(m, CONV_TYPES): n = out.numel() * (m.in_channels // m.groups) * math.prod(m.kernel_size)
             else: n = out.numel() * m.in_features
             macs[name] = macs.get(name, 0) + int(n)
         return hook
     def count_view(name, v):
         def hook(mod, args):
-            xs = _distinct_inputs(args, v.inputs)
+            xs = inputs_at(args, v.inputs, detach=False)
             share = 1 if len(xs) == 1 else len(v.inputs)  # one product with the whole weight, or one with each block of rows
             macs[name] = macs.get(name, 0) + sum(x.numel() // v.in_features * v.in_features * v.out_features // share for x in xs)
         return hook
@@ -262,7 +255,7 @@ def _sparsity_costs(self:UnitCosts, layers:dict):
                                 for u in self.units for l, r in u['removed'].items()}
 
 def _out_in(m:nn.Module)->tuple:
-    return (m.out_channels, m.in_channels) if isinstance(m, _CONV) else (m.out_features, m.in_features)
+    return (m.out_channels, m.in_channels) if isinstance(m, CONV_TYPES) else (m.out_features, m.in_features)
 
 def _pruned(model:nn.Module, x, pert, unit, level)->tuple:
     "(a copy of `model` with `unit` pruned at `level`, or None when that removes nothing; {(module, 'out'|'in'): channels removed})."
@@ -278,9 +271,9 @@ def _pruned(model:nn.Module, x, pert, unit, level)->tuple:
     idxs = pert.channels_to_prune(unit, level)
     if not idxs: return None, {}
     removed = {}
-    for dep, ix in _group(pert.DG, unit.module, idxs):
+    for dep, ix in pruning_group(pert.DG, unit.module, idxs):
         m = dep.target.module
-        if isinstance(m, (_CONV, _LINEAR)):
+        if isinstance(m, (CONV_TYPES, LINEAR_TYPES)):
             removed.setdefault((m, 'out' if produces_channels(pert.DG, dep) else 'in'), set()).update(ix)
     return prune_copy(model, x, pert.names[unit.module], idxs), {k: len(v) for k, v in removed.items()}
 
@@ -332,9 +325,9 @@ def measure_latencies(self:UnitCosts,
                      )->pd.DataFrame: # one row per unit and level: baseline and pruned medians, quartiles, the time saved (paired)
     "Time a pruned copy of the model per unit and level against the model itself, calls interleaved; the latency saved is kept in the table."
     if self.compression != 'pruning': check_cost(self.compression, 'latency')
-    warmup, repeats = _check_int('warmup', warmup, 0), _check_int('repeats', repeats, 1)
+    warmup, repeats = check_int('warmup', warmup, 0), check_int('repeats', repeats, 1)
     rows, base_all, saved = [], [], {}
-    with restoring(model), _on_device(model, _check_device(device)):
+    with restoring(model), on_device(model, check_device(device)):
         model.eval()
         dev = next(model.parameters()).device
         x = to_device(self.example_inputs, dev)
@@ -346,7 +339,7 @@ def measure_latencies(self:UnitCosts,
             for name, pu, l in progress(todo, desc='latency of pruned copies', verbose=verbose):
                 c, _ = _pruned(model, x, pert, pu, l)
                 if c is None: saved[name, l] = 0.; continue
-                tb, tc = _timed_calls([model, c.eval()], x, warmup, repeats, dev)
+                tb, tc = timed_calls([model, c.eval()], x, warmup, repeats, dev)
                 base_all += tb
                 b, p = _latency(tb, dev), _latency(tc, dev)
                 saved[name, l] = _saved_ms(tb, tc)
@@ -487,6 +480,7 @@ class Allocation:
     baseline_metric:float # the unmodified model's metric in the sweep
     settings:dict = field(default_factory=dict) # the sweep's options (criteria, granularity, ...), used by `apply`
     history:list = field(default_factory=list) # refine: per round, the predicted and measured joint delta, the cost and the targets
+    kind, version = 'Allocation', 2 # what `save` writes in the file's header (see `persist`)
 
     def __repr__(self):
         unit = '%' if self.compression != 'quantization' else ' bits'
@@ -572,7 +566,7 @@ def _reachable(costs:UnitCosts, cost:str, cands:dict)->tuple:
     s = _scale(costs, cost)
     return lo / s, hi / s
 
-def _achieved(costs:UnitCosts, levels:dict)->dict:
+def achieved_cost(costs:UnitCosts, levels:dict)->dict:
     "The cost of `levels` by every measure known: percent of the model's total removed, or mean bits."
     out = {}
     for c in costs.available:
@@ -699,7 +693,7 @@ def allocate(self:SensitivitySweep,
     comp = self.compression
     cost = check_cost(comp, cost)
     budget = _check_budget(comp, cost, budget)
-    refine = _check_int('refine', refine, 0)
+    refine = check_int('refine', refine, 0)
     score = _scorer(self.results[0].metric_name, self.results[0].higher_is_better, data, metric, eval_fn) if refine else None
     if example_inputs is None and data is not None: example_inputs = _first_inputs(data)
     if costs is None: costs = UnitCosts(self, model, example_inputs, verbose=verbose)
@@ -738,9 +732,9 @@ def allocate(self:SensitivitySweep,
     best = min(range(len(rounds)), key=lambda i: (rounds[i]['measured'], -i)) if refine else 0
     res = self.results[0]
     history = [dict(round=i, predicted_delta=float(r['predicted']), measured_delta=float(r['measured']),
-                    cost=_achieved(costs, r['levels'])[cost], targets=_targets(comp, units, r['levels'])) for i, r in enumerate(rounds)] if refine else []
+                    cost=achieved_cost(costs, r['levels'])[cost], targets=_targets(comp, units, r['levels'])) for i, r in enumerate(rounds)] if refine else []
     b = rounds[best]
-    return Allocation(comp, cost, budget, _targets(comp, units, b['levels']), _achieved(costs, b['levels']), float(b['predicted']),
+    return Allocation(comp, cost, budget, _targets(comp, units, b['levels']), achieved_cost(costs, b['levels']), float(b['predicted']),
                       _unit_rows(costs, units, b['levels'], b['deltas'], held), res.metric_name, res.higher_is_better,
                       res.baseline_metric, {k: v for k, v in res.settings.items() if k in ('criteria', 'granularity', 'quant_per_channel', 'quant_activations')},
                       history)
@@ -785,15 +779,18 @@ def plot(self:Allocation,
 @patch
 def as_dict(self:Allocation)->dict: return asdict(self)
 
+@patch(cls_method=True)
+def from_dict(cls:Allocation, d:dict)->Allocation: return cls(**d)
+
 @patch
 def save(self:Allocation, path)->Path:
-    "Write the allocation to `path` as JSON."
-    return _write_json(self.as_dict(), 'Allocation', path)
+    "Write the allocation to `path` (a layersens JSON file)."
+    return persist.save(self, path)
 
 @patch(cls_method=True)
 def load(cls:Allocation, path)->Allocation:
     "Read an allocation written by `save`."
-    return cls(**_read_json(path, 'Allocation'))
+    return persist.load(path, cls)
 
 # %% ../nbs/67_allocate.ipynb #9ba035c6
 @patch
@@ -866,7 +863,7 @@ def measure(self:Allocation,
         with restoring(model), torch.no_grad():
             model.eval(); c.eval()
             dev = next(model.parameters()).device
-            tb, tc = _timed_calls([model, c], to_device(example_inputs, dev), _check_int('warmup', warmup, 0), _check_int('repeats', repeats, 1), dev)
+            tb, tc = timed_calls([model, c], to_device(example_inputs, dev), check_int('warmup', warmup, 0), check_int('repeats', repeats, 1), dev)
         out.update(baseline_ms=float(np.median(tb)), compressed_ms=float(np.median(tc)),
                    latency_removed_pct=100 * _saved_ms(tb, tc) / float(np.median(tb)))
     return out

@@ -13,9 +13,12 @@ from torch import nn
 import warnings
 from .core import select_layers, layer_params, restoring, progress, ModelSnapshot
 from .stats import mean_ci
-from .evaluation import get_metric, split_batch, model_output, describe_inputs, device_of
+from .evaluation import get_metric, split_batch, model_output, describe_inputs, device_of, metric_value, check_device, on_device
+from .evaluation import first_inputs, calibration_inputs
 from .criteria import get_criterion
-from .perturb import check_level, make_perturbation, to_device, forward, COMPRESSIONS
+from .evaluation import to_device, forward
+from .compression import COMPRESSIONS, get_compression
+from .perturb import make_perturbation
 from .engine import make_engine, UnsafeForIncremental
 from .results import LayerSensitivity, SensitivityResult, SensitivitySweep
 from .checkpoint import ScanCheckpoint, model_digest, tensor_digest
@@ -23,46 +26,7 @@ from fastcore.basics import patch
 from fastcore.meta import delegates
 
 # %% auto #0
-__all__ = ['FAIL_FAST', 'SWEEP_LEVELS', 'metric_value', 'SensitivityAnalyzer', 'EvaluationFailed', 'analyze_sensitivity']
-
-# %% ../nbs/55_analyzer.ipynb #a3451caf
-def metric_value(value, # what eval_fn (or the metric) returned
-                 source:str='eval_fn', # what produced it, for the error message
-                )->float:
-    "`value` as a float, or a TypeError naming `source` if it is not a scalar."
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise TypeError(f"{source} must return a scalar (float or one-element tensor), got a tensor of shape {tuple(value.shape)}")
-        return float(value.item())
-    if isinstance(value, np.ndarray) and value.size == 1: return float(value.reshape(-1)[0])
-    if isinstance(value, numbers.Real) and not isinstance(value, bool): return float(value)
-    raise TypeError(f"{source} must return a scalar (float or one-element tensor), got {type(value).__name__}: {value!r:.80}")
-
-# %% ../nbs/55_analyzer.ipynb #fb8bf082
-def _check_device(device)->torch.device|None:
-    "`device` as a torch.device (None stays None), or a ValueError naming it."
-    if device is None or isinstance(device, torch.device): return device
-    try: return torch.device(device)
-    except (RuntimeError, TypeError): raise ValueError(f"device must be None, a torch.device or a name such as 'cpu' or 'cuda', got {device!r}") from None
-
-def _on(t:torch.Tensor, d:torch.device)->bool: return t.device.type == d.type and (d.index is None or t.device.index == d.index)
-
-@contextmanager
-def _on_device(model:nn.Module, device:torch.device|None):
-    "Run the block with `model` on `device` (yields whether it moved); afterwards the original tensors are put back."
-    tensors = list(model.parameters()) + list(model.buffers())
-    if device is None or all(_on(t, device) for t in tensors): yield False; return
-    params = [(m, k, p, p.data, p.grad) for m in model.modules() for k, p in m._parameters.items() if p is not None]
-    buffers = [(m, k, b) for m in model.modules() for k, b in m._buffers.items() if b is not None]
-    try:
-        model.to(device)
-        yield True
-    finally:
-        for m, k, p, data, grad in params:
-            m._parameters[k] = p  # `to` may have replaced the Parameter (e.g. for the meta device)
-            p.data = data
-            p.grad = grad
-        for m, k, b in buffers: m._buffers[k] = b
+__all__ = ['FAIL_FAST', 'SWEEP_LEVELS', 'SensitivityAnalyzer', 'EvaluationFailed', 'analyze_sensitivity']
 
 # %% ../nbs/55_analyzer.ipynb #2ff12475
 _ENGINES = ('incremental', 'full')
@@ -112,7 +76,7 @@ class SensitivityAnalyzer:
                                              not isinstance(calibration_data, (torch.Tensor, Mapping)) and not hasattr(calibration_data, '__iter__')):
             raise TypeError(f"calibration_data must be a tensor or batches (a DataLoader or a list), got {type(calibration_data).__name__}")
         self.model, self.sample, self.eval_fn, self.engine, self.output_fn = model, sample, eval_fn, engine, output_fn
-        self.criteria, self.device, self.calibration_data = get_criterion(criteria), _check_device(device), calibration_data
+        self.criteria, self.device, self.calibration_data = get_criterion(criteria), check_device(device), calibration_data
         self.higher_is_better = True if higher_is_better is None else higher_is_better
         self.metric_name, self.verbose = str(metric_name or 'metric'), verbose
         self.include_embeddings = include_embeddings
@@ -218,13 +182,6 @@ def _measure_eval_fn(self:SensitivityAnalyzer, pert, units, levels, compression,
     return baseline, out, {}
 
 # %% ../nbs/55_analyzer.ipynb #0a54768a
-def _first_inputs(data, n:int=16):
-    "The inputs of the first batch (at most `n` rows of a tensor): the default sample for tracing."
-    first = next(iter(data), None)
-    if first is None: raise ValueError("data is empty: pass a DataLoader or a list of batches")
-    x = split_batch(first, 0)[0]
-    return x[:n] if isinstance(x, torch.Tensor) else x
-
 def _notice(e:Exception):
     warnings.warn(f"layersens: incremental evaluation unavailable ({e}); evaluating the full model for every layer", stacklevel=3)
 
@@ -356,22 +313,6 @@ def _measure_data(self:SensitivityAnalyzer, pert, units, levels, compression, ea
     return baseline, out, info
 
 # %% ../nbs/55_analyzer.ipynb #2aaded12
-def _calibration_inputs(data)->list:
-    "The inputs of `calibration_data`: a tensor (or dict) is one input; batches give each batch's inputs."
-    if isinstance(data, (torch.Tensor, Mapping)): return [split_batch(data)[0]]
-    inputs = [split_batch(b, i)[0] for i, b in enumerate(data)]
-    if not inputs: raise ValueError("calibration_data is empty: pass a tensor or at least one batch")
-    return inputs
-
-def _calibrate(pert, model, layers:dict, inputs:list):
-    "Activation ranges of `pert` (quant_activations) over all `inputs`: the min and max each layer's input reaches."
-    ranges = {}
-    for x in inputs:
-        for n, (lo, hi) in pert.prepare(model, layers, x).ranges.items():
-            a, b = ranges.get(n, (lo, hi))
-            ranges[n] = (min(a, lo), max(b, hi))
-    pert.ranges = ranges
-
 @patch
 def _fingerprint(self:SensitivityAnalyzer, model, compression, levels, chosen, units, options, early, pert, dev)->dict:
     "What identifies a scan for its checkpoint: the model's digest and every setting that changes a measured value."
@@ -400,22 +341,22 @@ def _checkpoint(checkpoint)->ScanCheckpoint|None:
 
 @patch
 def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, verbose, checkpoint=None)->list:
-    levels = [check_level(compression, l) for l in levels]
+    levels = [get_compression(compression).check_level(l) for l in levels]
     ck = _checkpoint(checkpoint)
     if early is not None and self.data is None:
         raise ValueError("early_stop needs the analyzer to own the evaluation: pass data= and metric= instead of eval_fn")
     model = self.model
-    with restoring(model) as snap, _on_device(model, self.device) as moved:
+    with restoring(model) as snap, on_device(model, self.device) as moved:
         if moved: snap = ModelSnapshot(model)  # what a failed unit is restored to: the model on the analysis device
         model.eval()
-        dev = next(model.parameters()).device
-        sample = self.sample if self.sample is not None or self.data is None else _first_inputs(self.data)
+        dev = device_of(model)
+        sample = self.sample if self.sample is not None or self.data is None else first_inputs(self.data, 16)
         sample = to_device(sample, dev) if sample is not None else None
         if sample is not None: _check_sample(model, sample, 'sample' if self.sample is not None else 'data')
         chosen = select_layers(model, layers if layers is not None else self.layers, include_embeddings=self.include_embeddings)
         pert = make_perturbation(compression, **options).prepare(model, chosen, sample)
         if options.get('quant_activations') and self.calibration_data is not None:
-            _calibrate(pert, model, chosen, [to_device(x, dev) for x in _calibration_inputs(self.calibration_data)])
+            pert.calibrate(model, chosen, [to_device(x, dev) for x in calibration_inputs(self.calibration_data)])
         units = pert.units()
         if ck is not None: ck.start(self._fingerprint(model, compression, levels, chosen, units, options, early, pert, dev))
         try:
@@ -449,10 +390,9 @@ def _fraction(outcomes:dict, lv, batches:int)->float:
     return float(sum(used) / (batches * len(used))) if used and batches else 1.
 
 # %% ../nbs/55_analyzer.ipynb #86be155d
-def _options(compression, criteria, granularity, quant_per_channel, quant_activations, stats):
-    if compression == 'sparsity': return dict(criteria=criteria, granularity=granularity, stats=stats)
-    if compression == 'pruning': return dict(criteria=criteria, stats=stats)
-    return dict(quant_per_channel=quant_per_channel, quant_activations=quant_activations)
+def _options(comp, **given)->dict:
+    "The options `comp`'s perturbation takes, from those an analysis was given."
+    return {k: given[k] for k in comp.options}
 
 @patch
 def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, granularity, quant_per_channel, quant_activations,
@@ -465,11 +405,12 @@ def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, gra
         if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0 <= tol < 1:
             raise ValueError(f"tol is a fraction of the baseline metric in [0, 1), got {tol!r}")
         early = dict(min_batches=int(min_batches), tol=float(tol))
-    criteria = self.criteria if criteria is None else get_criterion(criteria)
-    if compression != 'quantization' and criteria.needs and stats is None:  # an error of the analysis, not of one layer
+    comp, criteria = get_compression(compression), self.criteria if criteria is None else get_criterion(criteria)
+    if comp.uses_criteria and criteria.needs and stats is None:  # an error of the analysis, not of one layer
         raise ValueError(f"criteria {criteria.name!r} needs {', '.join(criteria.needs)}: compute "
                          f"stats = gather_stats(model, batches, {criteria.name!r}) and pass stats=stats")
-    return self._run(compression, levels, layers, _options(compression, criteria, granularity, quant_per_channel, quant_activations, stats),
+    opts = _options(comp, criteria=criteria, granularity=granularity, quant_per_channel=quant_per_channel, quant_activations=quant_activations, stats=stats)
+    return self._run(compression, levels, layers, opts,
                      early, self.verbose if verbose is None else verbose, checkpoint)
 
 # %% ../nbs/55_analyzer.ipynb #41c34737
@@ -495,7 +436,7 @@ def analyze(self:SensitivityAnalyzer,
                                 layers, stats, verbose, early_stop, min_batches, tol, checkpoint)[0]
 
 # %% ../nbs/55_analyzer.ipynb #50dccd46
-SWEEP_LEVELS = {'sparsity': (25, 50, 75), 'pruning': (25, 50, 75), 'quantization': (8, 6, 4, 3)}  # percents; bits
+SWEEP_LEVELS = {n: c.sweep_levels for n, c in COMPRESSIONS.items()}  # each compression's default: percents; bits
 
 @patch
 @delegates(SensitivityAnalyzer.analyze, but=['level'])
@@ -505,10 +446,7 @@ def sweep(self:SensitivityAnalyzer,
           **kwargs, # options of `analyze`: criteria, granularity, quant_per_channel, quant_activations, layers, stats, verbose, ...
          )->SensitivitySweep:
     "Sensitivity of each layer at every level in `levels` (one baseline and one prepared perturbation for all)."
-    if levels is None:
-        if compression not in SWEEP_LEVELS:
-            raise ValueError(f"compression must be one of {', '.join(map(repr, SWEEP_LEVELS))}, got {compression!r}")
-        levels = SWEEP_LEVELS[compression]
+    if levels is None: levels = get_compression(compression).sweep_levels
     if isinstance(levels, (str, bytes)) or not hasattr(levels, '__iter__') or len(list(levels)) == 0:
         raise ValueError(f"levels must be a non-empty list of levels, got {levels!r}")
     try: args = inspect.signature(SensitivityAnalyzer.analyze).bind(self, compression, None, **kwargs)

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from .core import select_layers
 from .evaluation import split_batch, forward, to_device
-from .perturb import check_pct, _called, _inputs_at
+from .core import call_site, inputs_at
+from .perturb import check_pct
 
 # %% auto #0
 __all__ = ['weights_removed_pct', 'uniform', 'erk', 'lamp_scores', 'lamp', 'input_norms', 'outlier_ratios', 'owl']
@@ -106,13 +107,13 @@ def input_norms(model:nn.Module, # the model (run in eval mode, no gradients; it
     def record(name, m, pos):
         conv = isinstance(m, nn.modules.conv._ConvNd)
         def hook(mod, args):
-            for x in _inputs_at(args, pos):
+            for x in inputs_at(args, pos):
                 x = x.float()
                 x = x.transpose(0, 1).flatten(1) if conv else x.reshape(-1, x.shape[-1]).t()  # features x rows
                 sums[name] = sums.get(name, 0.) + (x * x).sum(1)
                 rows[name] = rows.get(name, 0) + x.shape[1]
         return hook
-    hooks = [owner.register_forward_pre_hook(record(n, m, pos)) for n, m in sel.items() for owner, pos in [_called(m)]]
+    hooks = [owner.register_forward_pre_hook(record(n, m, pos)) for n, m in sel.items() for owner, pos in [call_site(m)]]
     modes, dev, used = [(m, m.training) for m in model.modules()], next(model.parameters()).device, 0
     try:
         model.eval()

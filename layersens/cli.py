@@ -8,11 +8,12 @@ import argparse, copy, json, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
-from .analyzer import SensitivityAnalyzer, SWEEP_LEVELS, EvaluationFailed
+from . import __version__
+from .analyzer import SensitivityAnalyzer, EvaluationFailed
 from .checkpoint import ScanCheckpoint
 from torch import nn
-from .evaluation import METRICS, split_batch, forward, model_output, to_device
-from .perturb import COMPRESSIONS, check_level
+from .evaluation import METRICS, split_batch, forward, model_output, to_device, check_device
+from .compression import COMPRESSIONS, get_compression
 from .pipeline import compress, STRUCTURED, UNSTRUCTURED
 from .sources import (MODEL_SPECS, DATA_SPECS, TASKS, load_model, load_data, check_fit, default_metric, match_layers,
                                save_compressed, fit_compressed, read_weights)
@@ -21,7 +22,7 @@ from .sources import (MODEL_SPECS, DATA_SPECS, TASKS, load_model, load_data, che
 __all__ = ['DEFAULT_LEVELS', 'scan', 'ranked_table', 'sweep_table', 'compress_command', 'report_table', 'main']
 
 # %% ../nbs/90_cli.ipynb #a6c5b5a1
-DEFAULT_LEVELS = {'sparsity': 80, 'pruning': 30, 'quantization': 4}
+DEFAULT_LEVELS = {n: c.default_level for n, c in COMPRESSIONS.items()}  # the level of one scan when none is given
 
 def _model_data_arguments(s):
     "The model and data options that `scan` and `compress` share."
@@ -44,6 +45,7 @@ def _model_data_arguments(s):
 
 def _parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='layersens', description='Per-layer compression sensitivity of PyTorch models.')
+    p.add_argument('--version', action='version', version=f'layersens {__version__}')
     sub = p.add_subparsers(dest='command', required=True)
     s = sub.add_parser('scan', help='per-layer sensitivity of a model: ranked table, bar chart, CSV and targets',
                        description='Per-layer sensitivity of a model to compression (default: the digits ResNet18).')
@@ -88,11 +90,6 @@ def _parser()->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/90_cli.ipynb #bace91b0
-def _level(compression:str, v):
-    "A level from the command line (a float) as the compression takes it: whole bit widths become ints."
-    if compression == 'quantization' and isinstance(v, float) and v.is_integer(): v = int(v)
-    return check_level(compression, v)
-
 def _data_classes(data:str):
     "Classes of the data when the spec tells them cheaply (digits, an image folder), else None."
     if data == 'digits': return 10
@@ -104,14 +101,6 @@ def _data_classes(data:str):
 
 def _note(verbose:bool, msg:str):
     if verbose: print(f"layersens: {msg}", file=sys.stderr)
-
-def _check_device(device):
-    if device is None: return None
-    try: dev = torch.device(device)
-    except (RuntimeError, TypeError): raise ValueError(f"device: {device!r} is not a torch device; use cpu or cuda") from None
-    if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f"device: {device!r} is not available on this machine (torch.cuda.is_available() is False); use --device cpu")
-    return dev
 
 def _resolve(model, data, *, weights, trust_pickle, num_classes, task, batch_size, batches, image_size, seq_len, seed, metric, verbose):
     "The model, the data and the metric of a command, checked to fit (one forward pass, one score) before anything is written."
@@ -147,9 +136,9 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
     import matplotlib.pyplot as plt
     start = time.perf_counter()
     if levels is not None and level is not None: raise ValueError("give level or levels, not both")
-    if levels is not None and not len(levels) and compression in SWEEP_LEVELS: levels = list(SWEEP_LEVELS[compression])
-    lvls = [_level(compression, v) for v in (levels if levels is not None else [DEFAULT_LEVELS.get(compression) if level is None else level])]
-    _check_device(device)
+    if levels is not None and not len(levels): levels = list(get_compression(compression).sweep_levels)
+    lvls = [get_compression(compression).parse_level(v) for v in (levels if levels is not None else [DEFAULT_LEVELS.get(compression) if level is None else level])]
+    check_device(device)
     lm, ld, metric = _resolve(model, data, weights=weights, trust_pickle=trust_pickle, num_classes=num_classes, task=task,
                               batch_size=batch_size, batches=batches, image_size=image_size, seq_len=seq_len, seed=seed,
                               metric=metric, verbose=verbose)
@@ -194,7 +183,7 @@ def ranked_table(res, targets:dict|None=None)->pd.DataFrame:
 def sweep_table(sweep)->pd.DataFrame:
     "Each layer's delta at each level (columns, mildest first: fewer bits are harsher), most sensitive at the harshest level first."
     df = sweep.to_dataframe().pivot(index='name', columns='level', values='delta')
-    df = df.reindex(sweep.results[0].names)[sorted(df.columns, reverse=sweep.compression == 'quantization')]
+    df = df.reindex(sweep.results[0].names)[get_compression(sweep.compression).mildest_first(df.columns)]
     return df.sort_values(df.columns[-1], ascending=False, na_position='last')
 
 # %% ../nbs/90_cli.ipynb #c787dc52
@@ -258,7 +247,7 @@ def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: 
     if train_data is not None and train_data == data:
         raise ValueError(f"train_data: {train_data!r} names the images of data, which score the compressed model; give other images"
                          + (" (for the digits, leave --train-data out: their training split is the default)" if data == 'digits' else ''))
-    dev = _check_device(device)
+    dev = check_device(device)
     lm, ld, metric = _resolve(model, data, weights=weights, trust_pickle=trust_pickle, num_classes=num_classes, task=task,
                               batch_size=batch_size, batches=batches, image_size=image_size, seq_len=seq_len, seed=seed,
                               metric=metric, verbose=verbose)

@@ -13,7 +13,7 @@ from torch import nn
 import matplotlib.pyplot as plt
 from .core import select_layers, tiny_cnn
 from .stats import spearman, kendall_tau, bootstrap_ci, rankdata
-from .results import SensitivityResult, SensitivitySweep, _figure
+from .results import SensitivityResult, SensitivitySweep, new_figure
 from .analyzer import SensitivityAnalyzer
 from .metrics import layer_metrics, LAYER_METRICS
 from .evaluation import get_metric
@@ -239,7 +239,7 @@ def plot_ranks(self:MetricReport, figsize:tuple=(12, 6), ax=None):
     cols = self.references + self.metrics
     means = pd.DataFrame({m: per_seed[m].mean(axis=1) for m in cols})
     ranks = pd.DataFrame({m: _fragility_ranks(c) for m, c in means.items()}).reindex(means.index)
-    fig, ax = _figure(ax, figsize)
+    fig, ax = new_figure(ax, figsize)
     im = ax.imshow(ranks.T.to_numpy(dtype=float), aspect='auto', cmap='viridis_r')
     ax.set_yticks(range(len(cols)), cols, fontsize=8)
     ax.set_xticks(range(len(ranks)), ranks.index, rotation=90, fontsize=8)
@@ -257,7 +257,7 @@ def plot_scatter(self:MetricReport, metric:str, reference:str|None=None, figsize
     if metric not in self.metrics: raise ValueError(f"metric must be one of {', '.join(self.metrics)}, got {metric!r}")
     per_seed = _per_seed(self.values)
     v, r = per_seed[metric], per_seed[reference]
-    fig, ax = _figure(ax, figsize)
+    fig, ax = new_figure(ax, figsize)
     ax.errorbar(v.mean(axis=1), r.mean(axis=1), xerr=v.std(axis=1), yerr=r.std(axis=1), fmt='o', ms=4, alpha=.8)
     rho = spearman(*_align(v.mean(axis=1), r.mean(axis=1)).to_numpy().T)
     ax.set_xlabel(metric); ax.set_ylabel(f"measured Δ {self.eval_metric_name}: {reference}")
@@ -269,7 +269,7 @@ def plot_scatter(self:MetricReport, metric:str, reference:str|None=None, figsize
 def plot_stability(self:MetricReport, figsize:tuple=(10, 4), ax=None):
     "Bars of the mean pairwise Kendall tau between seeds, with its standard deviation as error bars."
     st = self.stability()
-    fig, ax = _figure(ax, figsize)
+    fig, ax = new_figure(ax, figsize)
     colors = {'Magnitude': 'tab:blue', 'Sensitivity': 'tab:orange', 'Mixed': 'tab:green', 'Measured': 'tab:red'}
     ax.bar(range(len(st)), st.kendall_mean, yerr=st.kendall_sd.fillna(0), capsize=3,
            color=[colors.get(c, 'grey') for c in st.category])

@@ -4,21 +4,32 @@
 
 # %% ../nbs/00_core.ipynb #71cf9405
 from __future__ import annotations
-import difflib, sys, time, weakref
+import difflib, numbers, weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import nn
 import pandas as pd
+from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['COMPRESSIBLE_TYPES', 'EMBEDDING_TYPES', 'WeightView', 'weight_views', 'compressible_layers', 'tiny_cnn',
-           'layer_params', 'layer_inventory', 'select_layers', 'ModelSnapshot', 'restoring', 'progress']
+__all__ = ['COMPRESSIBLE_TYPES', 'EMBEDDING_TYPES', 'CONV_TYPES', 'LINEAR_TYPES', 'out_channels', 'WeightView', 'weight_views',
+           'compressible_layers', 'tiny_cnn', 'weight_holder', 'is_masked', 'call_site', 'inputs_at', 'layer_params',
+           'layer_inventory', 'select_layers', 'ModelSnapshot', 'restoring', 'progress', 'check_int']
 
 # %% ../nbs/00_core.ipynb #d6f582c8
 COMPRESSIBLE_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 EMBEDDING_TYPES = (nn.Embedding,)
+CONV_TYPES = (nn.modules.conv._ConvNd,) # every convolution, transposed ones included: what `isinstance` tests for a conv
+LINEAR_TYPES = (nn.Linear,) # fully connected layers (a `WeightView` is one)
+
+# %% ../nbs/00_core.ipynb #d0559b8f
+def out_channels(m:nn.Module)->int:
+    "Output channels of a convolution, output features of a fully connected layer."
+    if isinstance(m, CONV_TYPES): return m.out_channels
+    if isinstance(m, LINEAR_TYPES): return m.out_features
+    raise TypeError(f"m must be a convolution or a Linear layer, got {type(m).__name__}")
 
 # %% ../nbs/00_core.ipynb #a5cf5cdf
 class WeightView(nn.Linear):
@@ -111,6 +122,30 @@ def tiny_cnn(num_classes:int=10, # outputs of the final classifier
             x = torch.relu(self.conv3(x))
             return self.fc(self.pool(x).flatten(1))
     return TinyCNN().eval()
+
+# %% ../nbs/00_core.ipynb #c02b6a78
+def weight_holder(m:nn.Module)->tuple:
+    "(module, parameter name) where layer `m` stores its weight: a `WeightView`'s lives in its owner."
+    return (m.owner, m._w) if isinstance(m, WeightView) else (m, 'weight')
+
+def is_masked(m:nn.Module)->bool:
+    "True when layer `m`'s weight is computed from a mask (a `torch.nn.utils.prune` reparametrisation, as the Sparsifier holds)."
+    h, k = weight_holder(m)
+    return hasattr(h, k + '_mask') and hasattr(h, k + '_orig')
+
+def call_site(m:nn.Module)->tuple:
+    "(the module a forward pass calls, positions of its arguments layer `m` is applied to)."
+    return (m.owner, m.inputs) if isinstance(m, WeightView) else (m, (0,))
+
+def inputs_at(args:tuple, # the arguments of a forward call
+              pos:tuple, # positions of the layer's inputs among them
+              detach:bool=True, # detach the tensors
+             )->list: # the distinct tensors (one tensor passed as query, key and value is one input)
+    "The distinct tensors among `args` at positions `pos`."
+    out = []
+    for i in pos:
+        if i < len(args) and isinstance(args[i], torch.Tensor) and not any(args[i] is o for o in out): out.append(args[i])
+    return [x.detach() for x in out] if detach else out
 
 # %% ../nbs/00_core.ipynb #52c39fbd
 def layer_params(module:nn.Module)->int:
@@ -236,24 +271,21 @@ def restoring(model:nn.Module): # the model to hand back unchanged
 
 # %% ../nbs/00_core.ipynb #0b7f2c26
 def progress(items, # the iterable to walk through
-             total:int|None=None, # its length, if `len(items)` does not work
+             total:int|None=None, # its length, if `len(items)` does not work (None: unknown, the bar counts)
              desc:str='', # a label in front of the bar
-             verbose:bool=True, # False: yield the items and print nothing
-             width:int=30, # characters of the bar
+             verbose:bool=True, # False: yield the items and show nothing
             ):
-    "Yield from `items`, drawing a progress bar on stderr when `verbose`."
-    if not verbose:
-        yield from items
-        return
-    if total is None: total = len(items)
-    start = time.perf_counter()
-    def draw(i):
-        frac = i/total if total else 1.
-        bar = '#'*int(width*frac) + '-'*(width-int(width*frac))
-        sys.stderr.write(f"\r{desc} |{bar}| {i}/{total} [{time.perf_counter()-start:.1f}s]")
-        sys.stderr.flush()
-    draw(0)
-    for i, item in enumerate(items, 1):
-        yield item
-        draw(i)
-    sys.stderr.write('\n')
+    "Yield from `items`, with a tqdm progress bar when `verbose` (quiet when the output is not a terminal or a notebook)."
+    if not verbose: yield from items; return
+    if total is None and hasattr(items, '__len__'): total = len(items)
+    yield from tqdm(items, total=total, desc=desc, leave=False, disable=None, dynamic_ncols=True)
+
+# %% ../nbs/00_core.ipynb #203d06bf
+def check_int(name:str, # the argument's name, for the message
+              value, # the value to check
+              low:int=0, # the least value allowed
+             )->int:
+    "`value` as an int when it is an integer >= `low`, else a ValueError naming `name`."
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)

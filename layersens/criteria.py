@@ -13,8 +13,8 @@ from .evaluation import split_batch, forward, to_device, model_output
 
 # %% auto #0
 __all__ = ['CATEGORIES', 'CRITERIA', 'large_final', 'GRANULARITIES', 'Criterion', 'register_criterion', 'get_criterion',
-           'granularity_dims', 'keep_mask', 'gather_stats', 'criteria_table', 'is_depthwise', 'produces_channels',
-           'touches_model_output', 'CriterionImportance']
+           'granularity_dims', 'keep_mask', 'neuron_inputs', 'sipp_max_share', 'gather_stats', 'criteria_table',
+           'is_depthwise', 'produces_channels', 'touches_model_output', 'CriterionImportance']
 
 # %% ../nbs/20_criteria.ipynb #2799938f
 CATEGORIES = ('Magnitude', 'Sensitivity', 'Mixed', 'Control')
@@ -125,7 +125,9 @@ def keep_mask(module:nn.Module, # the layer whose weight is masked
     return keep.view(grouped.shape).expand_as(module.weight)
 
 # %% ../nbs/20_criteria.ipynb #774cc7cd
-def _neuron_inputs(module:nn.Module, x:torch.Tensor)->torch.Tensor:
+def neuron_inputs(module:nn.Module, # a Linear or Conv2d layer
+                  x:torch.Tensor, # a batch of its inputs
+                 )->torch.Tensor: # [groups, rows, inputs per neuron]
     "What each output neuron of `module` reads, one row per input point and position: [groups, rows, inputs per neuron]."
     x = x.detach().float()
     if isinstance(module, nn.Conv2d):
@@ -144,10 +146,14 @@ def _max_share(w:torch.Tensor, a:torch.Tensor, chunk:int)->torch.Tensor:
         best = torch.maximum(best, (inv[:, i:i + step, None] * a[None, i:i + step]).amax(1))
     return best * w
 
-def _sipp_max(module:nn.Module, x:torch.Tensor, current:torch.Tensor|None, chunk:int=1 << 22)->torch.Tensor:
+def sipp_max_share(module:nn.Module, # a Linear or Conv2d layer
+                   x:torch.Tensor, # a batch of its inputs
+                   current:torch.Tensor|None, # the running max so far (None: none yet)
+                   chunk:int=1 << 22, # at most this many elements in one intermediate
+                  )->torch.Tensor: # shaped like the weight, in [0, 1]
     "Running max over inputs and positions of each weight's share of its neuron's contributions of the same sign class."
     w = module.weight.detach().float()
-    rows = _neuron_inputs(module, x)
+    rows = neuron_inputs(module, x)
     wg = w.reshape(rows.shape[0], w.shape[0] // rows.shape[0], -1)
     best = torch.zeros_like(wg)
     for g in range(rows.shape[0]):
@@ -204,7 +210,7 @@ def gather_stats(model:nn.Module, # the model; handed back unchanged
         model.eval()
         for m in layers.values(): _stored(m).requires_grad_(True)
         def sipp_hook(m):  # a view's input is its owner's first input (the query of an attention module)
-            def hook(mod, args): stats[m]['sipp'] = _sipp_max(m, args[0], stats[m].get('sipp'))
+            def hook(mod, args): stats[m]['sipp'] = sipp_max_share(m, args[0], stats[m].get('sipp'))
             return hook
         for i, batch in enumerate(batches):
             x, y = split_batch(batch, i)

@@ -5,6 +5,7 @@
 # %% ../nbs/10_data.ipynb #91c93105
 from __future__ import annotations
 import contextlib, functools, os, tempfile, time
+from filelock import FileLock, Timeout
 from pathlib import Path
 import torch, torchvision
 import torch.nn.functional as F
@@ -81,15 +82,11 @@ def digits_seed()->int:
     except ValueError: raise ValueError(f"LAYERSENS_DIGITS_SEED must be an integer seed, got {raw!r}") from None
 
 # %% ../nbs/10_data.ipynb #0356f684
-@contextlib.contextmanager
-def file_lock(path:Path):
-    "Hold an exclusive lock on `path` (POSIX); elsewhere a no-op."
-    try: import fcntl
-    except ImportError: yield; return
-    with open(path, 'a') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
+def file_lock(path:Path, # the lock file (created if missing)
+              timeout:float=-1, # seconds to wait for it; -1: as long as it takes
+             )->FileLock:
+    "An exclusive lock on `path` between processes (filelock's, on every platform), used as `with file_lock(p): ...`."
+    return FileLock(str(path), timeout=timeout)
 
 # %% ../nbs/10_data.ipynb #fd146f76
 def _load_checkpoint(path:Path, model:nn.Module)->bool:

@@ -4,8 +4,10 @@
 
 # %% ../nbs/08_evaluation.ipynb #49f15639
 from __future__ import annotations
-import math
+import math, numbers
 from collections.abc import Mapping
+from contextlib import contextmanager
+import numpy as np
 from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
@@ -14,7 +16,8 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['METRICS', 'HIGHER_IS_BETTER', 'split_batch', 'model_output', 'Metric', 'get_metric', 'forward', 'to_device',
-           'device_of', 'describe_inputs', 'batch_metrics', 'evaluate']
+           'device_of', 'describe_inputs', 'batch_metrics', 'evaluate', 'metric_value', 'check_device', 'on_device',
+           'first_inputs', 'calibration_inputs']
 
 # %% ../nbs/08_evaluation.ipynb #f6f0fd11
 def split_batch(batch, # a batch from the data
@@ -257,3 +260,72 @@ def evaluate(model:nn.Module, # the model to evaluate
     finally: restore()
     if not next(iter(vals.values()))[0]: raise ValueError("batches is empty: nothing to evaluate")
     return {m.name: m.combine(*vals[m.name]) for m in ms}
+
+# %% ../nbs/08_evaluation.ipynb #4c412629
+def metric_value(value, # what eval_fn (or the metric) returned
+                 source:str='eval_fn', # what produced it, for the error message
+                )->float:
+    "`value` as a float, or a TypeError naming `source` if it is not a scalar."
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise TypeError(f"{source} must return a scalar (float or one-element tensor), got a tensor of shape {tuple(value.shape)}")
+        return float(value.item())
+    if isinstance(value, np.ndarray) and value.size == 1: return float(value.reshape(-1)[0])
+    if isinstance(value, numbers.Real) and not isinstance(value, bool): return float(value)
+    raise TypeError(f"{source} must return a scalar (float or one-element tensor), got {type(value).__name__}: {value!r:.80}")
+
+# %% ../nbs/08_evaluation.ipynb #b521ae91
+def check_device(device, # None, a torch.device, or a name such as 'cpu', 'cuda', 'cuda:1'
+                 name:str='device', # the argument's name, for the message
+                )->torch.device|None:
+    "`device` as a torch.device (None stays None); a ValueError naming `name` for a bad name or a CUDA device this machine lacks."
+    if device is None: return None
+    try: dev = device if isinstance(device, torch.device) else torch.device(device)
+    except (RuntimeError, TypeError): raise ValueError(f"{name} must be None, a torch.device or a name such as 'cpu' or 'cuda', got {device!r}") from None
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"{name}: {device!r} is not available on this machine (torch.cuda.is_available() is False); use 'cpu'")
+    return dev
+
+# %% ../nbs/08_evaluation.ipynb #b7d581f8
+def _on(t:torch.Tensor, d:torch.device)->bool: return t.device.type == d.type and (d.index is None or t.device.index == d.index)
+
+@contextmanager
+def on_device(model:nn.Module, # the model to move for the block
+              device:torch.device|None, # where to (None: leave it where it is)
+             ):
+    "Run the block with `model` on `device` (yields whether it moved); afterwards the original tensors are put back."
+    tensors = list(model.parameters()) + list(model.buffers())
+    if device is None or all(_on(t, device) for t in tensors): yield False; return
+    params = [(m, k, p, p.data, p.grad) for m in model.modules() for k, p in m._parameters.items() if p is not None]
+    buffers = [(m, k, b) for m in model.modules() for k, b in m._buffers.items() if b is not None]
+    try:
+        model.to(device)
+        yield True
+    finally:
+        for m, k, p, data, grad in params:
+            m._parameters[k] = p  # `to` may have replaced the Parameter (e.g. for the meta device)
+            p.data = data
+            p.grad = grad
+        for m, k, b in buffers: m._buffers[k] = b
+
+# %% ../nbs/08_evaluation.ipynb #d140d1fb
+def first_inputs(data, # a DataLoader or a list of batches
+                 n:int|None=None, # at most this many rows of a tensor input (None: the whole batch)
+                 name:str='data', # the argument's name, for the message
+                ):
+    "The inputs of the first batch of `data`."
+    if isinstance(data, (torch.Tensor, str, bytes, Mapping)) or not hasattr(data, '__iter__'):
+        raise TypeError(f"{name} must be a DataLoader or a list of batches, got {type(data).__name__}")
+    first = next(iter(data), None)
+    if first is None: raise ValueError(f"{name} is empty: pass a DataLoader or a list of batches")
+    x = split_batch(first, 0)[0]
+    return x[:n] if n is not None and isinstance(x, torch.Tensor) else x
+
+def calibration_inputs(data, # a tensor or mapping of inputs (one batch), or batches
+                       name:str='calibration_data', # the argument's name, for the message
+                      )->list:
+    "The inputs of each batch of `data`; a tensor (or a mapping of keyword inputs) is one batch."
+    if isinstance(data, (torch.Tensor, Mapping)): return [split_batch(data)[0]]
+    inputs = [split_batch(b, i)[0] for i, b in enumerate(data)]
+    if not inputs: raise ValueError(f"{name} is empty: pass a tensor or at least one batch")
+    return inputs

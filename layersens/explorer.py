@@ -14,7 +14,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.lines import Line2D
 from .results import SensitivityResult, SensitivitySweep, UNMEASURED
 from .compare import MetricReport
-from .allocate import Allocation, UnitCosts, _achieved
+from .allocate import Allocation, UnitCosts, achieved_cost
 from fastcore.basics import patch
 from torch import nn
 
@@ -334,7 +334,7 @@ def _uniform(costs:UnitCosts, cost:str, budget:float)->dict|None:
     quant, best = costs.compression == 'quantization', None
     for lv in costs.levels:
         levels = {u['name']: lv if lv in u['deltas'] and u['name'] not in costs.blocked else 0 for u in costs.units}
-        c = _achieved(costs, levels)[cost]
+        c = achieved_cost(costs, levels)[cost]
         if (c > budget + 1e-9) if quant else (c < budget - 1e-9): continue
         pred = sum(max(u['deltas'].get(levels[u['name']], 0.), 0.) for u in costs.units)
         if best is None or pred < best['predicted_delta']: best = dict(level=lv, cost=c, predicted_delta=pred)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from .core import select_layers, restoring, progress, tiny_cnn
-from .criteria import _sipp_max
+from .criteria import sipp_max_share
 from .perturb import forward, to_device
 from .evaluation import split_batch
 
@@ -92,7 +92,7 @@ def _batch_rows(model, layers, x, y, names, loss_fn, i, seed, n_probes, sipp_sam
     sipp, hooks = {}, []
     if want_sipp:
         def hook(mod, args):
-            with torch.no_grad(): sipp[mod] = float(_sipp_max(mod, args[0][:sipp_samples], None).mean())
+            with torch.no_grad(): sipp[mod] = float(sipp_max_share(mod, args[0][:sipp_samples], None).mean())
         hooks = [m.register_forward_pre_hook(hook) for m in mods]
     try:
         with torch.set_grad_enabled(want_grad):

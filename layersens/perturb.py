@@ -12,43 +12,17 @@ from torch import nn
 import torch_pruning as tp
 from torch_pruning.dependency import index_mapping as tp_index_mapping
 from .evaluation import forward, to_device
-from .core import compressible_layers, restoring, ModelSnapshot, tiny_cnn, WeightView, weight_views
-from .criteria import get_criterion, granularity_dims, keep_mask, is_depthwise, produces_channels, touches_model_output, _CONV, _LINEAR
+from .core import compressible_layers, restoring, ModelSnapshot, tiny_cnn, WeightView, weight_views, CONV_TYPES, LINEAR_TYPES
+from .core import call_site, inputs_at
+from .compression import COMPRESSIONS, check_pct, check_level, get_compression
+from .criteria import get_criterion, granularity_dims, keep_mask, is_depthwise, produces_channels, touches_model_output
 
 # %% auto #0
-__all__ = ['COMPRESSIONS', 'check_pct', 'check_level', 'Unit', 'Perturbed', 'Perturbation', 'SparsityPerturbation',
-           'fake_quantize', 'fake_quantize_affine', 'input_quantizer', 'QuantizationPerturbation', 'GroupDiverged',
-           'group_params_removed', 'AttentionHeads', 'attention_heads', 'head_importance', 'heads_to_remove',
-           'remove_heads', 'PruningPerturbation', 'prune_copy', 'make_perturbation']
-
-# %% ../nbs/30_perturb.ipynb #23b8215a
-COMPRESSIONS = ('sparsity', 'pruning', 'quantization')
-
-def check_pct(name:str, # the argument's name, for the error message
-              value, # the percent to check
-              allow_100:bool=False, # accept 100 (zeroing a whole layer) as well as [0, 100)
-             )->float:
-    "Validate a percentage, raising an error that names `name`; warn when 0 < value < 1 (not a fraction)."
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} is a percent (a number), got {value!r}")
-    if not (0 <= value <= 100 if allow_100 else 0 <= value < 100):
-        raise ValueError(f"{name} must be a percent in {'[0, 100]' if allow_100 else '[0, 100)'}, got {value}")
-    if 0 < value < 1:
-        warnings.warn(f"{name}={value} means {value} percent, not {value*100:g} percent: values are percentages (0-100)")
-    return float(value)
-
-def check_level(compression:str, # one of `COMPRESSIONS`
-                level, # percent for sparsity/pruning, bits for quantization
-               ):
-    "Validate `level` for `compression`, raising a ValueError/TypeError that says what is allowed."
-    if compression not in COMPRESSIONS:
-        raise ValueError(f"compression must be one of {', '.join(map(repr, COMPRESSIONS))}, got {compression!r}")
-    if compression == 'quantization':
-        if isinstance(level, bool) or not isinstance(level, numbers.Integral):
-            raise TypeError(f"level: quantization level is a bit width, an int from 2 to 16; got {level!r}")
-        if not 2 <= level <= 16: raise ValueError(f"level: quantization bit width must be from 2 to 16, got {level}")
-        return int(level)
-    return check_pct(f"level: {compression} level", level, allow_100=compression == 'sparsity')
+__all__ = ['Unit', 'Perturbed', 'Perturbation', 'SparsityPerturbation', 'fake_quantize', 'fake_quantize_affine',
+           'input_quantizer', 'QuantizationPerturbation', 'GroupDiverged', 'model_outputs', 'trace_forward',
+           'pruning_group', 'group_params_removed', 'AttentionHeads', 'attention_heads', 'head_importance',
+           'heads_to_remove', 'remove_heads', 'PruningPerturbation', 'tied_parameters', 'retie', 'prune_copy',
+           'make_perturbation']
 
 # %% ../nbs/30_perturb.ipynb #397d2dd1
 @dataclass
@@ -95,6 +69,8 @@ class SparsityPerturbation(Perturbation):
     compression = 'sparsity'
     def __init__(self, criteria='large_final', granularity:str='weight', stats:dict|None=None):
         self.criteria, self.granularity, self.stats = get_criterion(criteria), granularity, stats
+    @classmethod
+    def from_options(cls, criteria='large_final', granularity='weight', stats=None, **_): return cls(criteria, granularity, stats)
     def prepare(self, model, layers, sample=None):
         for n, m in layers.items():
             try: granularity_dims(m, self.granularity)
@@ -137,17 +113,6 @@ def fake_quantize_affine(x:torch.Tensor, lo:float, hi:float, bits:int)->torch.Te
     return ((x / scale).round() + zero).clamp(0, n).sub(zero).mul(scale)
 
 # %% ../nbs/30_perturb.ipynb #1f0c5f97
-def _called(m:nn.Module)->tuple:
-    "(the module a forward pass calls, positions of its arguments the layer `m` is applied to)."
-    return (m.owner, m.inputs) if isinstance(m, WeightView) else (m, (0,))
-
-def _inputs_at(args, pos)->list:
-    "The distinct tensors among `args` at positions `pos`, detached."
-    out = []
-    for i in pos:
-        if i < len(args) and isinstance(args[i], torch.Tensor) and not any(args[i] is o for o in out): out.append(args[i])
-    return [x.detach() for x in out]
-
 def input_quantizer(lo:float, # lowest value of the calibrated range
                     hi:float, # highest value of the calibrated range
                     bits:int, # bit width
@@ -168,6 +133,8 @@ class QuantizationPerturbation(Perturbation):
     compression = 'quantization'
     def __init__(self, per_channel:bool=True, activations:bool=False):
         self.per_channel, self.activations = per_channel, activations
+    @classmethod
+    def from_options(cls, per_channel=True, activations=False, **_): return cls(per_channel, activations)
     def prepare(self, model, layers, sample=None):
         super().prepare(model, layers, sample)
         self.ranges = {}
@@ -175,15 +142,24 @@ class QuantizationPerturbation(Perturbation):
             if sample is None: raise ValueError("sample is required to calibrate activation ranges (quant_activations=True)")
             def record(name, pos):
                 def hook(mod, args):
-                    for x in _inputs_at(args, pos):
+                    for x in inputs_at(args, pos):
                         lo, hi = self.ranges.get(name, (float('inf'), float('-inf')))
                         self.ranges[name] = (min(lo, x.min().item()), max(hi, x.max().item()))
                 return hook
-            hooks = [owner.register_forward_pre_hook(record(n, pos)) for n, m in layers.items() for owner, pos in [_called(m)]]
+            hooks = [owner.register_forward_pre_hook(record(n, pos)) for n, m in layers.items() for owner, pos in [call_site(m)]]
             try:
                 with torch.no_grad(): forward(model, sample)
             finally:
                 for h in hooks: h.remove()
+        return self
+    def calibrate(self, model:nn.Module, layers:dict, inputs:list):
+        "Prepare on each of `inputs` and keep, per layer, the widest range its input reached over all of them."
+        ranges = {}
+        for x in inputs:
+            for n, (lo, hi) in self.prepare(model, layers, x).ranges.items():
+                a, b = ranges.get(n, (lo, hi))
+                ranges[n] = (min(a, lo), max(b, hi))
+        self.ranges = ranges
         return self
     @contextmanager
     def apply(self, unit:Unit, level):
@@ -195,7 +171,7 @@ class QuantizationPerturbation(Perturbation):
             changed = not torch.equal(w, saved)
             if self.activations and unit.name in self.ranges:
                 lo, hi = self.ranges[unit.name]
-                owner, pos = _called(m)
+                owner, pos = call_site(m)
                 hook = owner.register_forward_pre_hook(input_quantizer(lo, hi, level, pos))
                 changed = True
             yield Perturbed(self.model, unit.group, 0, changed, (getattr(m, 'owner', m),))
@@ -224,13 +200,13 @@ def _linear_matmul(node)->bool:
 def _item_role(DG, dep)->str:
     "How a group item is evaluated: 'producer', 'consumer' (zero its inputs), 'passthrough', or 'other'."
     m = dep.target.module
-    if isinstance(m, (_CONV, _LINEAR)): return 'producer' if produces_channels(DG, dep) else 'consumer'
+    if isinstance(m, (CONV_TYPES, LINEAR_TYPES)): return 'producer' if produces_channels(DG, dep) else 'consumer'
     if isinstance(m, _BN) or isinstance(m, _STRUCTURAL_OPS): return 'passthrough'
     if isinstance(m, tp.ops._ElementWiseOp) and (_CHANNELWISE_OPS.match(str(m._grad_fn)) or _linear_matmul(dep.target)):
         return 'passthrough'
     return 'other'
 
-def _is_grouped(m)->bool: return isinstance(m, _CONV) and m.groups > 1 and not is_depthwise(m)
+def _is_grouped(m)->bool: return isinstance(m, CONV_TYPES) and m.groups > 1 and not is_depthwise(m)
 
 def _channel_groups(group)->int:
     "Number of equal chunks the root's channels fall into: the least common multiple of the groups of its grouped convolutions."
@@ -281,13 +257,13 @@ def _output_tensors(out)->list:
     if isinstance(out, dict): out = list(out.values())
     return [t for o in out for t in _output_tensors(o)] if isinstance(out, (tuple, list)) else []
 
-def _model_outputs(out)->list:
+def model_outputs(out)->list:
     "The tensors of a model's output that torch-pruning traces the graph back from; an error if there are none."
     outs = _output_tensors(out)
     if not outs: raise ValueError(f"the model's output ({type(out).__name__}) holds no tensor computed from its parameters")
     return outs
 
-def _trace_forward(model:nn.Module, sample):
+def trace_forward(model:nn.Module, sample):
     "`forward(model, sample)`, with `use_cache=False` where the model's forward takes it (no key/value cache in the trace)."
     try: takes = 'use_cache' in inspect.signature(model.forward).parameters
     except (TypeError, ValueError): takes = False
@@ -299,17 +275,17 @@ def _build_graph(model:nn.Module, sample)->tp.DependencyGraph:
     "torch-pruning's graph of `model` traced on `sample`; `DG.unmapped`: index mappings it could not infer, `DG.output_nodes`: nodes that produce outputs."
     unmapped, limit, outs = {}, _index_limit(model), []
     def output_transform(out):
-        outs.extend(_model_outputs(out))
+        outs.extend(model_outputs(out))
         return outs
     with torch.enable_grad(), _tp_guard(limit, unmapped):
-        DG = tp.DependencyGraph().build_dependency(model, example_inputs=sample, forward_fn=_trace_forward,
+        DG = tp.DependencyGraph().build_dependency(model, example_inputs=sample, forward_fn=trace_forward,
                                                   output_transform=output_transform, verbose=False)
     roots = {t.grad_fn for t in outs}
     DG.unmapped, DG.index_limit = unmapped, limit
     DG.output_nodes = {node for node in DG.module2node.values() if node.grad_fn in roots}
     return DG
 
-def _group(DG, module:nn.Module, idxs:list):
+def pruning_group(DG, module:nn.Module, idxs:list):
     "The group torch-pruning prunes with output channels `idxs` of `module`, expanded under `_tp_guard`."
     with _tp_guard(DG.index_limit, DG.unmapped):
         return DG.get_pruning_group(module, DG.get_pruner_of_module(module).prune_out_channels, idxs)
@@ -326,9 +302,9 @@ def group_params_removed(DG, group)->int:
     for dep, idxs in group:
         m, k = dep.target.module, len(idxs)
         if isinstance(m, nn.Parameter): count(m, dims.get(id(m), 0), k)  # a parameter outside a known layer (e.g. RMSNorm's weight)
-        elif isinstance(m, (_CONV, _LINEAR)) and not produces_channels(DG, dep):
+        elif isinstance(m, (CONV_TYPES, LINEAR_TYPES)) and not produces_channels(DG, dep):
             # consumer: one input slice of the weight; a grouped convolution loses it in one group only
-            count(m.weight, 1, k, m.groups if isinstance(m, _CONV) else 1)
+            count(m.weight, 1, k, m.groups if isinstance(m, CONV_TYPES) else 1)
         elif isinstance(m, nn.Embedding): count(m.weight, 1, k)  # embedding dimensions are its columns
         elif isinstance(m, nn.Module):
             for p in m.parameters(recurse=False): count(p, 0, k)
@@ -450,7 +426,7 @@ def remove_heads(model:nn.Module, # the model to change in place (a copy: prunin
 def _touches_output(DG, group)->bool:
     "True when pruning `group` would change the shape of an output of the model (its classes, an encoder's hidden states)."
     return touches_model_output(DG, group) or any(
-        d.target in DG.output_nodes and not (isinstance(d.target.module, (_CONV, _LINEAR)) and not produces_channels(DG, d)) for d, _ in group)
+        d.target in DG.output_nodes and not (isinstance(d.target.module, (CONV_TYPES, LINEAR_TYPES)) and not produces_channels(DG, d)) for d, _ in group)
 
 def _unsupported_reason(DG, group, channel_groups:int)->str:
     "Why `group` cannot be pruned (empty when it can): an index mapping torch-pruning could not infer, attention, uneven channel groups."
@@ -470,6 +446,8 @@ class PruningPerturbation(Perturbation):
     compression = 'pruning'
     def __init__(self, criteria='large_final', stats:dict|None=None):
         self.criteria, self.stats = get_criterion(criteria), stats
+    @classmethod
+    def from_options(cls, criteria='large_final', stats=None, **_): return cls(criteria, stats)
     def prepare(self, model, layers, sample=None):
         if sample is None: raise ValueError("sample is required for compression='pruning': torch-pruning traces the model on it")
         super().prepare(model, layers, sample)
@@ -508,7 +486,7 @@ class PruningPerturbation(Perturbation):
             for p in producers: by_producer.setdefault(p, unit)
         return self
     def units(self): return self._units
-    def _full_group(self, m): return _group(self.DG, m, list(range(self.DG.get_out_channels(m))))
+    def _full_group(self, m): return pruning_group(self.DG, m, list(range(self.DG.get_out_channels(m))))
     def channels_to_prune(self, unit:Unit, level)->list:
         "Indices of the root's output channels pruned at `level` percent (lowest group importance first; the same in every channel group)."
         if unit.attention is not None: raise ValueError(f"unit {unit.name!r} is the heads of {unit.attention.name!r}: use heads_to_prune")
@@ -551,7 +529,7 @@ class PruningPerturbation(Perturbation):
         if (unit.name, level) in self._groups: idxs, group, removed = self._groups[unit.name, level]
         else:
             idxs = self.channels_to_prune(unit, level)
-            group = _group(self.DG, unit.module, idxs) if idxs else None
+            group = pruning_group(self.DG, unit.module, idxs) if idxs else None
             removed = group_params_removed(self.DG, group) if idxs else 0
             if self.reuse: self._groups[unit.name, level] = idxs, group, removed
         if not idxs:
@@ -580,7 +558,7 @@ class PruningPerturbation(Perturbation):
                 for m, w in saved.items(): m.weight.copy_(w)
 
 # %% ../nbs/30_perturb.ipynb #97d33164
-def _tied(model:nn.Module)->list:
+def tied_parameters(model:nn.Module)->list:
     "[[(name, module, attribute), ...]] for every parameter that several modules of `model` share (tied embeddings)."
     seen = {}
     for mn, m in model.named_modules(remove_duplicate=False):
@@ -588,7 +566,7 @@ def _tied(model:nn.Module)->list:
             if p is not None: seen.setdefault(id(p), {})[id(m), pn] = (f"{mn}.{pn}" if mn else pn, m, pn)
     return [list(v.values()) for v in seen.values() if len(v) > 1]
 
-def _retie(tied:list):
+def retie(tied:list):
     "Make the modules of each entry of `tied` share one parameter again (torch-pruning gives each module a pruned parameter of its own)."
     for entries in tied:
         ps = [getattr(m, pn) for _, m, pn in entries]
@@ -604,10 +582,10 @@ def prune_copy(model:nn.Module, # the model to copy (left untouched)
               )->nn.Module: # a physically pruned copy
     "A deep copy of `model` with channels `idxs` of `layer` (and their whole group) removed by torch-pruning; tied weights stay tied."
     c = copy.deepcopy(model)
-    tied = _tied(c)
+    tied = tied_parameters(c)
     DG = _build_graph(c, sample)
-    _group(DG, c.get_submodule(layer), idxs).prune()
-    _retie(tied)
+    pruning_group(DG, c.get_submodule(layer), idxs).prune()
+    retie(tied)
     return c
 
 # %% ../nbs/30_perturb.ipynb #ed1d041d
@@ -618,8 +596,6 @@ def make_perturbation(compression:str, # one of `COMPRESSIONS`
                       quant_activations:bool=False, # also fake-quantize layer inputs (quantization)
                       stats:dict|None=None, # statistics from `gather_stats`, for criteria that need data
                      )->Perturbation:
-    "The perturbation for `compression` with its options."
-    if compression == 'sparsity': return SparsityPerturbation(criteria, granularity, stats)
-    if compression == 'pruning': return PruningPerturbation(criteria, stats)
-    if compression == 'quantization': return QuantizationPerturbation(quant_per_channel, quant_activations)
-    raise ValueError(f"compression must be one of {', '.join(map(repr, COMPRESSIONS))}, got {compression!r}")
+    "The perturbation for `compression` (its description's `perturbation_class`) with the options it takes."
+    return get_compression(compression).perturbation_class.from_options(criteria=criteria, granularity=granularity, stats=stats,
+                                                                         per_channel=quant_per_channel, activations=quant_activations)

@@ -14,16 +14,17 @@ import torch
 from torch import nn
 import torch_pruning as tp
 from scipy.stats import binom
-from .core import select_layers, restoring, ModelSnapshot, layer_params
+from . import persist
+from .core import select_layers, restoring, ModelSnapshot, layer_params, check_int, out_channels
 from .criteria import Criterion, get_criterion, CriterionImportance
 from .perturb import PruningPerturbation, check_pct
 from .results import SensitivityResult, LayerSensitivity, allocate_targets
-from .evaluation import evaluate, batch_metrics, get_metric, METRICS, to_device, split_batch
+from .evaluation import evaluate, batch_metrics, get_metric, METRICS, to_device, split_batch, check_device, on_device
 from .analyzer import SensitivityAnalyzer
 from .pruner import Pruner, collapse_channels
 from .sparsifier import Sparsifier
 from .quantizer import recalibrate_bn
-from .allocate import measure_latency, compare_latency, UnitCosts, _timed_calls, _on_device, _check_device
+from .allocate import measure_latency, compare_latency, UnitCosts, timed_calls
 import layersens.allocate  # adds SensitivitySweep.allocate
 
 # %% auto #0
@@ -31,10 +32,6 @@ __all__ = ['STRUCTURED', 'UNSTRUCTURED', 'channel_latency', 'LatencyAwareImporta
            'CompressionReport', 'compress']
 
 # %% ../nbs/85_pipeline.ipynb #5e5ce9ef
-def _check_int(name:str, v, low:int)->int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low: raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
-    return int(v)
-
 def _prunable_groups(model:nn.Module, example_inputs)->list:
     "The channel groups the Pruner can prune: tuples of layer names (attention heads and protected groups left out)."
     units = PruningPerturbation().prepare(model, select_layers(model), example_inputs).units()
@@ -53,12 +50,12 @@ def _median_interval(d, conf:float=0.95)->tuple:
 
 def _paired_saving(model:nn.Module, other:nn.Module, x, *, warmup:int, repeats:int, device=None)->dict:
     "Time `other` against `model`, calls interleaved: the model's median, the median paired saving and its 95% interval (ms)."
-    device = _check_device(device)
+    device = check_device(device)
     with ExitStack() as stack:
         for m in (model, other): stack.enter_context(restoring(m))
         dev = device if device is not None else next(model.parameters()).device
-        for m in (model, other): stack.enter_context(_on_device(m, dev)); m.eval()
-        with torch.no_grad(): base, t = _timed_calls([model, other], to_device(x, dev), warmup, repeats, dev)
+        for m in (model, other): stack.enter_context(on_device(m, dev)); m.eval()
+        with torch.no_grad(): base, t = timed_calls([model, other], to_device(x, dev), warmup, repeats, dev)
     d = np.asarray(base) - np.asarray(t)
     lo, hi = _median_interval(d)
     return dict(baseline_ms=float(np.median(base)), pruned_ms=float(np.median(t)), saved_ms=float(np.median(d)), saved_lo_ms=lo, saved_hi_ms=hi)
@@ -74,7 +71,7 @@ def channel_latency(model:nn.Module, # the model; handed back unchanged
     "Time saved per removed output channel, for each prunable group of `model`: measured where it stands out of the noise, else estimated from MACs."
     pct = check_pct('pct', pct)
     if pct == 0: raise ValueError("pct must be above 0: a copy with nothing removed saves nothing")
-    warmup, repeats = _check_int('warmup', warmup, 0), _check_int('repeats', repeats, 1)
+    warmup, repeats = check_int('warmup', warmup, 0), check_int('repeats', repeats, 1)
     if not any(True for _ in model.parameters()): raise ValueError(f"model has no parameters ({type(model).__name__}): no channel to time")
     rows = []
     with restoring(model):
@@ -249,17 +246,21 @@ class CompressionReport:
         ax.figure.tight_layout()
         return ax.figure
 
-    def save(self, path):
-        "Write the report as JSON (`load` reads it back); a .csv path writes the table only."
+    kind, version = 'CompressionReport', 2 # what `save` writes in the file's header (see `persist`)
+    def as_dict(self)->dict: return dict(metric_name=self.metric_name, rows=self.rows, settings=self.settings)
+    @classmethod
+    def from_dict(cls, d:dict)->CompressionReport: return cls(d['metric_name'], d['rows'], d.get('settings'))
+
+    def save(self, path)->Path:
+        "Write the report as a layersens JSON file (`load` reads it back); a .csv path writes the table only."
         path = Path(path)
         if path.suffix == '.csv': self.to_dataframe().to_csv(path, index=False); return path
-        path.write_text(json.dumps(dict(metric_name=self.metric_name, rows=self.rows, settings=self.settings), indent=1, default=str))
-        return path
+        return persist.save(self, path)
 
     @classmethod
     def load(cls, path)->CompressionReport:
-        d = json.loads(Path(path).read_text())
-        return cls(d['metric_name'], d['rows'], d.get('settings'))
+        "Read a report written by `save` (or by earlier versions, without a header)."
+        return persist.load(path, cls)
 
 def _scored(model:nn.Module, batches, metric, reference:nn.Module)->tuple:
     "(the metric over `batches`, its standard error, items scored): binomial for a share of items (accuracy, agreement), else from the spread over batches."
@@ -316,8 +317,6 @@ def _prune_channels(model, x, counts:dict)->tuple:
     if ratios: Pruner(c, ratios, x).prune_model()
     return c, {l: 100 * k / n for g, (k, n) in counts.items() if k > 0 for l in g}
 
-def _out_channels(m:nn.Module)->int: return m.out_channels if isinstance(m, nn.modules.conv._ConvNd) else m.out_features
-
 def _structured(model, x, how, cost, budget, data, metric, device, levels, min_keep, verbose)->tuple:
     "(a pruned copy of `model` removing `budget` percent of its MACs or measured time, {layer: percent of channels removed}, settings to report)."
     dense_macs = _macs(model, x)
@@ -326,7 +325,7 @@ def _structured(model, x, how, cost, budget, data, metric, device, levels, min_k
         extra = {}
         if how == 'uniform':  # every group the same share of its channels
             mods = dict(model.named_modules())
-            sizes = {g: _out_channels(mods[g[0]]) for g in _prunable_groups(model, x)}
+            sizes = {g: out_channels(mods[g[0]]) for g in _prunable_groups(model, x)}
             def count(g, r): return int(sizes[g] * r / 100)
         else:  # the channels whose importance per relative millisecond lies below one threshold, over all groups
             lat = channel_latency(model, x, device=device)
@@ -421,7 +420,7 @@ def compress(model:nn.Module, # the model; handed back unchanged (a compressed c
         raise ValueError(f"nothing to compress: give macs= or latency= (percent removed by structured pruning), sparsity= (percent of "
                          f"the weights zeroed), or both; got macs={macs}, latency={latency}, sparsity={sparsity}")
     min_keep = check_pct('min_keep', min_keep)
-    recalibrate_batches = _check_int('recalibrate_batches', recalibrate_batches, 1)
+    recalibrate_batches = check_int('recalibrate_batches', recalibrate_batches, 1)
     if structured not in STRUCTURED: raise ValueError(f"structured must be one of {', '.join(map(repr, STRUCTURED))}, got {structured!r}")
     if not (unstructured in UNSTRUCTURED or isinstance(unstructured, SensitivityResult)):
         raise ValueError(f"unstructured must be one of {', '.join(map(repr, UNSTRUCTURED))} or a SensitivityResult, got {unstructured!r}")

@@ -10,17 +10,15 @@ from torch import nn
 import torch_pruning as tp
 import pandas as pd
 from fastcore.basics import patch
-from .core import compressible_layers, select_layers, layer_params, ModelSnapshot, COMPRESSIBLE_TYPES
+from .core import compressible_layers, select_layers, layer_params, ModelSnapshot, COMPRESSIBLE_TYPES, out_channels
 from .criteria import get_criterion, gather_stats, CriterionImportance, produces_channels, touches_model_output
 from .perturb import PruningPerturbation, check_pct, to_device, attention_heads, head_importance, heads_to_remove, remove_heads
-from .perturb import _trace_forward, _model_outputs, _tied, _retie
+from .perturb import trace_forward, model_outputs, tied_parameters, retie
 
 # %% auto #0
 __all__ = ['Pruner', 'CollapseResult', 'collapse_channels']
 
 # %% ../nbs/75_pruner.ipynb #04e0321e
-def _out_channels(m): return m.out_channels if isinstance(m, nn.modules.conv._ConvNd) else m.out_features
-
 _MHA_NOTE = "heads of an nn.MultiheadAttention: they must fill its embed_dim, so a scan zeroes them but the Pruner cannot remove them"
 
 def _compressible(model:nn.Module, what:str)->dict:
@@ -121,7 +119,7 @@ def _counts(self:Pruner)->dict:
     "Channels and parameters per layer, and the model's MACs and parameters (torch-pruning's counters)."
     with contextlib.redirect_stdout(io.StringIO()):  # its counter prints a warning for keyword-only (tokenizer) inputs
         macs, params = tp.utils.count_ops_and_params(self.model, self.example_inputs)
-    return dict(channels={n: _out_channels(m) for n, m in self.layers.items()},
+    return dict(channels={n: out_channels(m) for n, m in self.layers.items()},
                 params={n: layer_params(m) for n, m in self.layers.items()}, macs=int(macs), total_params=int(params))
 
 # %% ../nbs/75_pruner.ipynb #66b75c6d
@@ -134,7 +132,7 @@ def _keep(n:int, min_keep:float, round_to:int|None)->int:
 @patch
 def _check_global(self:Pruner):
     "Raise when the floors of `min_keep` leave too few channels for the global `pruning_ratio`."
-    n = [_out_channels(self.layers[g[0]]) for g in self.groups]
+    n = [out_channels(self.layers[g[0]]) for g in self.groups]
     room = sum(c - _keep(c, self.min_keep, self.round_to) for c in n)
     if sum(n) - int(sum(n) * (1 - self.ratios / 100)) > room:
         raise ValueError(f"pruning_ratio={self.ratios:g} with context='global': every group keeps min_keep={self.min_keep:g}% of its "
@@ -161,7 +159,7 @@ def prune_model(self:Pruner):
     local = isinstance(self.ratios, dict)
     att = attention_heads(self.model)
     head_layers = {n for a in att.values() for n in a.layer_names}
-    tied, snap = _tied(self.model), ModelSnapshot(self.model)
+    tied, snap = tied_parameters(self.model), ModelSnapshot(self.model)
     try:
         stats = gather_stats(self.model, self.batches, self.criteria) if self.criteria.needs_data else None
         heads = {n: heads_to_remove(head_importance(att[n], self.criteria, stats), att[n].n_kv, r)[0]
@@ -176,12 +174,12 @@ def prune_model(self:Pruner):
                     pruning_ratio=0. if local else self.ratios / 100,
                     pruning_ratio_dict={self.layers[n]: v / 100 for n, v in self.ratios.items() if n not in head_layers} if local else None,
                     iterative_steps=self.iterative_steps, ignored_layers=ignored, round_to=self.round_to,
-                    forward_fn=_trace_forward, output_transform=_model_outputs)
+                    forward_fn=trace_forward, output_transform=model_outputs)
             for step in range(self.iterative_steps):
                 if self.criteria.needs_data: imp.stats = stats if step == 0 else gather_stats(self.model, self.batches, self.criteria)
                 pruner.step()
         removed = {n: remove_heads(self.model, n, h) for n, h in heads.items() if h}
-        _retie(tied)
+        retie(tied)
     except BaseException:
         snap.restore()
         raise
@@ -256,7 +254,7 @@ def _inputs_read(model, example_inputs, reads:dict)->dict:
     try:
         hooks = [m.register_forward_pre_hook(hook) for m in reads]
         model.eval()
-        with torch.no_grad(): _trace_forward(model, example_inputs)
+        with torch.no_grad(): trace_forward(model, example_inputs)
     finally:
         for h in hooks: h.remove()
         for m, t in modes: m.training = t
@@ -327,7 +325,7 @@ def collapse_channels(model:nn.Module, # the model to shrink in place
             if touches_model_output(DG, group): continue
             root = group[0].dep.target.module
             fn = DG.get_pruner_of_module(root).prune_out_channels
-            group = DG.get_pruning_group(root, fn, list(range(_out_channels(root))))  # its index mappings as the model is now
+            group = DG.get_pruning_group(root, fn, list(range(out_channels(root))))  # its index mappings as the model is now
             candidates, zero = _zero_weight_channels(DG, group)
             if not candidates: continue
             plan, why, never = _fold_plan(model, example_inputs, DG, DG.get_pruning_group(root, fn, candidates), zero, names)

@@ -9,11 +9,9 @@ import torch
 from torch import nn
 import pandas as pd
 from fastcore.basics import patch
-from .core import select_layers, layer_params, ModelSnapshot
-from .evaluation import split_batch, forward, to_device
-from .perturb import fake_quantize, input_quantizer, QuantizationPerturbation, _called
-from .analyzer import _calibrate as _calibrate_ranges, _calibration_inputs
-from .sparsifier import _is_masked
+from .core import select_layers, layer_params, ModelSnapshot, call_site, is_masked
+from .evaluation import split_batch, forward, to_device, calibration_inputs
+from .perturb import fake_quantize, input_quantizer, QuantizationPerturbation
 
 # %% auto #0
 __all__ = ['Quantizer', 'recalibrate_bn']
@@ -66,7 +64,7 @@ def _input_ranges(self:Quantizer)->dict:
     pert = QuantizationPerturbation(self.per_channel, activations=True)
     modes = [(m, m.training) for m in self.model.modules()]
     self.model.eval()
-    try: _calibrate_ranges(pert, self.model, self.layers, [to_device(x, dev) for x in _calibration_inputs(self.calibration_data)])
+    try: pert.calibrate(self.model, self.layers, [to_device(x, dev) for x in calibration_inputs(self.calibration_data)])
     finally:
         for m, t in modes: m.training = t
     return pert.ranges
@@ -80,7 +78,7 @@ def remove(self:Quantizer):
 @patch
 def quantize_model(self:Quantizer)->nn.Module:
     "Fake-quantize the layers' weights in place (and attach the input hooks with `activations`); on any error the model is left as it was."
-    masked = [n for n, m in self.layers.items() if _is_masked(m)]
+    masked = [n for n, m in self.layers.items() if is_masked(m)]
     if masked: raise ValueError(f"model: layers {masked} carry a Sparsifier mask (their weight is recomputed at every forward); "
                                 "call Sparsifier.make_permanent() before quantizing")
     self.remove()
@@ -90,7 +88,7 @@ def quantize_model(self:Quantizer)->nn.Module:
         with torch.no_grad():
             for n, m in self.layers.items(): m.weight.copy_(fake_quantize(m.weight, self.bits[n], self.per_channel))
         for n, (lo, hi) in self.ranges.items():
-            owner, pos = _called(self.layers[n])
+            owner, pos = call_site(self.layers[n])
             self.hooks.append(owner.register_forward_pre_hook(input_quantizer(lo, hi, self.bits[n], pos)))
     except BaseException:
         snap.restore()

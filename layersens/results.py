@@ -13,11 +13,12 @@ import matplotlib.pyplot as plt
 from torch import nn
 from fastcore.basics import patch
 from .core import select_layers, layer_params
-from .perturb import check_pct
+from .compression import check_pct, get_compression
 from .stats import within_noise
+from . import persist
 
 # %% auto #0
-__all__ = ['UNMEASURED', 'LayerSensitivity', 'SensitivityResult', 'allocate_targets', 'SensitivitySweep']
+__all__ = ['UNMEASURED', 'LayerSensitivity', 'SensitivityResult', 'new_figure', 'allocate_targets', 'SensitivitySweep']
 
 # %% ../nbs/50_results.ipynb #b7d3c217
 UNMEASURED = ('protected', 'unsupported', 'error')
@@ -81,6 +82,7 @@ class SensitivityResult:
     baseline_metric:float # metric of the unmodified model
     layers:list # LayerSensitivity, in model order
     settings:dict = field(default_factory=dict) # criteria, granularity and other options used
+    kind, version = 'SensitivityResult', 2 # what `save` writes in the file's header (see `persist`)
 
     def __len__(self): return len(self.layers)
     def __iter__(self): return iter(self.layers)
@@ -129,8 +131,7 @@ def _fmt(v:float)->str: return 'nan' if isinstance(v, float) and math.isnan(v) e
 def summary(self:SensitivityResult, n:int=3 # layers listed as most sensitive and most robust
            ):
     "Print a short report of the analysis."
-    unit = '%' if self.compression != 'quantization' else ' bits'
-    lv = f"{self.level:g}{unit}"
+    lv = get_compression(self.compression).format_level(self.level)
     lines = [f"Sensitivity to {self.compression} at {lv} ({len(self)} layers, metric: {self.metric_name}, "
              f"{'higher' if self.higher_is_better else 'lower'} is better)",
              f"Baseline {self.metric_name}: {self.baseline_metric:.4f}   (delta > 0 means worse than baseline)"]
@@ -151,8 +152,10 @@ def summary(self:SensitivityResult, n:int=3 # layers listed as most sensitive an
     print('\n'.join(lines))
 
 # %% ../nbs/50_results.ipynb #d6e5860c
-def _figure(ax, figsize):
-    "A new (Figure, Axes) of `figsize`, or `ax` and its Figure."
+def new_figure(ax, # an Axes to draw into, or None
+               figsize:tuple, # the size of a new figure
+              )->tuple: # (Figure, Axes)
+    "A new (Figure, Axes) of `figsize`, or `ax` and its Figure: how every plot of layersens takes an optional `ax`."
     if ax is None: return plt.subplots(figsize=figsize)
     return ax.figure, ax
 
@@ -163,7 +166,7 @@ def plot(self:SensitivityResult,
          ax=None, # draw into this Axes instead of a new figure
         ): # the matplotlib Figure
     "Bar chart of each layer's delta, in model order."
-    fig, ax = _figure(ax, figsize)
+    fig, ax = new_figure(ax, figsize)
     ls = [l for l in self.layers if l.measured]
     deltas = np.array([l.delta for l in ls], dtype=float)
     finite = np.nan_to_num(deltas, nan=0.)
@@ -180,9 +183,9 @@ def plot(self:SensitivityResult,
     if len(nan_x): ax.scatter(nan_x, np.full(len(nan_x), top), marker='x', color='red', zorder=3, label='metric is NaN')
     ax.axhline(0, color='grey', lw=.8)
     ax.set_xticks(x, [l.name for l in ls], rotation=90, fontsize=8)
-    unit = '%' if self.compression != 'quantization' else ' bits'
     ax.set_ylabel(f"Δ {self.metric_name} (higher = more sensitive)")
-    ax.set_title(f"Layer sensitivity to {self.compression} at {self.level:g}{unit} (baseline {self.baseline_metric:.4f})")
+    ax.set_title(f"Layer sensitivity to {self.compression} at {get_compression(self.compression).format_level(self.level)} "
+                 f"(baseline {self.baseline_metric:.4f})")
     if len(nan_x) or np.isfinite(lo).any(): ax.legend()
     fig.tight_layout()
     return fig
@@ -254,36 +257,22 @@ def from_dict(cls:SensitivityResult, d:dict)->SensitivityResult:
     return cls(**{**d, 'layers': [LayerSensitivity.from_dict(l) for l in d['layers']]})
 
 # %% ../nbs/50_results.ipynb #1cfab0c0
-_FORMAT = 'layersens'
-
-def _write_json(obj:dict, kind:str, path)->Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({'format': _FORMAT, 'kind': kind, 'version': 1, **obj}, indent=1))
-    return path
-
-def _read_json(path, kind:str)->dict:
-    d = json.loads(Path(path).read_text())
-    if d.get('format') != _FORMAT or d.get('kind') != kind:
-        raise ValueError(f"path: {path} is not a saved layersens {kind}")
-    return {k: v for k, v in d.items() if k not in ('format', 'kind', 'version')}
-
-# %% ../nbs/50_results.ipynb #da4f077e
 @patch
 def save(self:SensitivityResult, path)->Path:
-    "Write the result to `path` as JSON."
-    return _write_json(self.as_dict(), 'SensitivityResult', path)
+    "Write the result to `path` (a layersens JSON file)."
+    return persist.save(self, path)
 
 @patch(cls_method=True)
 def load(cls:SensitivityResult, path)->SensitivityResult:
     "Read a result written by `save`."
-    return cls.from_dict(_read_json(path, 'SensitivityResult'))
+    return persist.load(path, cls)
 
 # %% ../nbs/50_results.ipynb #47cf6c2c
 @dataclass
 class SensitivitySweep:
     "Sensitivity of the same layers at several levels of one compression."
     results:list # SensitivityResult, one per level, in the order of `levels`
+    kind, version = 'SensitivitySweep', 2 # what `save` writes in the file's header (see `persist`)
     def __post_init__(self):
         if not self.results: raise ValueError("results must hold at least one SensitivityResult")
         if len({r.compression for r in self.results}) > 1: raise ValueError("results must all come from one compression")
@@ -313,7 +302,7 @@ def plot(self:SensitivitySweep,
          ax=None, # draw into this Axes instead of a new figure
         ): # the matplotlib Figure
     "Each layer's delta against the level, one line per layer."
-    fig, ax = _figure(ax, figsize)
+    fig, ax = new_figure(ax, figsize)
     df = self.to_dataframe()
     df = df[~df.status.isin(UNMEASURED)]
     names = layers if layers is not None else list(dict.fromkeys(df.name))
@@ -321,8 +310,7 @@ def plot(self:SensitivitySweep,
     for i, n in enumerate(names):
         d = df[df.name == n]
         ax.plot(d.level, d.delta, marker='o', ms=3, lw=1, color=cmap(i / max(1, len(names) - 1)), label=n)
-    unit = '%' if self.compression != 'quantization' else 'bits'
-    ax.set_xlabel(f"{self.compression} level ({unit})")
+    ax.set_xlabel(get_compression(self.compression).axis)
     ax.set_ylabel(f"Δ {self.results[0].metric_name} (higher = more sensitive)")
     ax.set_title(f"Layer sensitivity across {self.compression} levels")
     ax.axhline(0, color='grey', lw=.8)
@@ -334,12 +322,15 @@ def plot(self:SensitivitySweep,
 @patch
 def as_dict(self:SensitivitySweep)->dict: return dict(results=[r.as_dict() for r in self.results])
 
+@patch(cls_method=True)
+def from_dict(cls:SensitivitySweep, d:dict)->SensitivitySweep: return cls([SensitivityResult.from_dict(r) for r in d['results']])
+
 @patch
 def save(self:SensitivitySweep, path)->Path:
-    "Write the sweep to `path` as JSON."
-    return _write_json(self.as_dict(), 'SensitivitySweep', path)
+    "Write the sweep to `path` (a layersens JSON file)."
+    return persist.save(self, path)
 
 @patch(cls_method=True)
 def load(cls:SensitivitySweep, path)->SensitivitySweep:
     "Read a sweep written by `save`."
-    return cls([SensitivityResult.from_dict(r) for r in _read_json(path, 'SensitivitySweep')['results']])
+    return persist.load(path, cls)

@@ -5,14 +5,16 @@
 # %% ../nbs/78_sipp.ipynb #0676341a
 from __future__ import annotations
 import copy, math, numbers, warnings
+from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.utils.prune as torch_prune
 from torch import nn
 from .core import select_layers, restoring, progress, WeightView
-from .criteria import _sipp_max, _neuron_inputs
+from .criteria import sipp_max_share, neuron_inputs
 from .evaluation import split_batch
+from . import persist
 from .perturb import check_pct
 
 # %% auto #0
@@ -36,7 +38,7 @@ def sipp_layers(model:nn.Module, # the model
     return {n: m for n, m in chosen.items() if n not in bad}
 
 # %% ../nbs/78_sipp.ipynb #51cb03d5
-def _first_inputs(data, # a tensor of inputs, a DataLoader, or a list of batches
+def _take_inputs(data, # a tensor of inputs, a DataLoader, or a list of batches
                   n:int, # how many inputs to take
                  )->torch.Tensor:
     "The first `n` inputs of `data` (fewer if it has fewer), in one tensor."
@@ -105,16 +107,16 @@ def sipp_stats(model:nn.Module, # the model; handed back unchanged
               )->dict: # {module: {'sipp': sensitivities shaped like its weight}}, as `gather_stats` returns them
     "SiPP's empirical sensitivity of every weight of the chosen layers over the first |S| inputs of `data`."
     chosen = sipp_layers(model, layers)
-    if _check_size_s(size_s) is None: size_s = sipp_size_s(neuron_counts(model, _first_inputs(data, 1), list(chosen)), delta, c)
+    if _check_size_s(size_s) is None: size_s = sipp_size_s(neuron_counts(model, _take_inputs(data, 1), list(chosen)), delta, c)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    x = _first_inputs(data, size_s)
+    x = _take_inputs(data, size_s)
     if len(x) < size_s:
         warnings.warn(f"data has {len(x)} inputs, fewer than |S| = {size_s}: the sensitivities are taken over {len(x)} "
                       f"and the guarantee holds with a larger failure probability than delta")
     stats = {m: {} for m in chosen.values()}
     def hook(m):
-        def update(mod, args): stats[m]['sipp'] = _sipp_max(m, args[0], stats[m].get('sipp'))
+        def update(mod, args): stats[m]['sipp'] = sipp_max_share(m, args[0], stats[m].get('sipp'))
         return update
     dev = next(model.parameters()).device
     with restoring(model), torch.no_grad():
@@ -276,10 +278,24 @@ class _Groups:
 
 # %% ../nbs/78_sipp.ipynb #464911f4
 class SiPPResult:
-    "What `sipp_prune` returns; unpacks as `model, table`."
-    def __init__(self, model:nn.Module, table:pd.DataFrame, groups:pd.DataFrame, method:str, sparsity:float, size_s:int):
+    "What `sipp_prune` returns; unpacks as `model, table`. Saved and loaded without the model (`model` is then None)."
+    kind, version = 'SiPPResult', 1 # what `save` writes in the file's header (see `persist`)
+    def __init__(self, model:nn.Module|None, table:pd.DataFrame, groups:pd.DataFrame, method:str, sparsity:float, size_s:int):
         self.model, self.table, self.groups, self.method, self.sparsity, self.size_s = model, table, groups, method, sparsity, size_s
     def __iter__(self): return iter((self.model, self.table))
+    def as_dict(self)->dict:
+        "The tables (as records) and the settings; not the model."
+        return dict(table=self.table.to_dict('split'), groups=self.groups.to_dict('split'), method=self.method, sparsity=self.sparsity,
+                    size_s=self.size_s)
+    @classmethod
+    def from_dict(cls, d:dict)->SiPPResult:
+        frame = lambda s: pd.DataFrame(s['data'], index=s['index'], columns=s['columns'])
+        return cls(None, frame(d['table']), frame(d['groups']), d['method'], d['sparsity'], d['size_s'])
+    def save(self, path)->Path:
+        "Write the tables and settings to `path` (a layersens JSON file); the pruned model is saved with torch, apart."
+        return persist.save(self, path)
+    @classmethod
+    def load(cls, path)->SiPPResult: return persist.load(path, cls)
     def __repr__(self):
         return f"SiPPResult(method={self.method!r}, sparsity={self.sparsity:.2f}%, |S|={self.size_s}, layers={len(self.table) - 1})"
 
@@ -357,8 +373,8 @@ def sipp_prune(model:nn.Module, # the model; handed back unchanged (the result h
     _check_delta_c(delta, c); _check_size_s(size_s)
     if isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1: raise ValueError(f"max_draws must be an int >= 1, got {max_draws!r}")
     chosen = sipp_layers(model, layers)
-    etas = neuron_counts(model, _first_inputs(data, 1), list(chosen))
-    x = _first_inputs(data, sipp_size_s(etas, delta, c) if size_s is None else size_s)
+    etas = neuron_counts(model, _take_inputs(data, 1), list(chosen))
+    x = _take_inputs(data, sipp_size_s(etas, delta, c) if size_s is None else size_s)
     if stats is None: stats = sipp_stats(model, x, size_s if size_s is not None else sipp_size_s(etas, delta, c), layers=list(chosen), verbose=verbose)
     size_s = len(x)
     g = _Groups(chosen, stats, c, math.log(8 * sum(etas.values()) / delta))
@@ -394,7 +410,7 @@ def sipp_errors(model:nn.Module, # the unpruned model; handed back unchanged
     unknown = [n for n in names if n not in set(result.groups.layer)]
     if unknown: raise ValueError(f"layers: {unknown} were not pruned by this result; it pruned {list(result.groups.layer.unique())}")
     orig, pruned = dict(model.named_modules()), dict(result.model.named_modules())
-    x, seen = _first_inputs(data, n_inputs), {}
+    x, seen = _take_inputs(data, n_inputs), {}
     def hook(n):
         def record(mod, args): seen[n] = args[0].detach()
         return record
@@ -407,7 +423,7 @@ def sipp_errors(model:nn.Module, # the unpruned model; handed back unchanged
     out = []
     for n in names:
         m = orig[n]
-        rows = _neuron_inputs(m, seen[n]).cpu()  # [conv groups, points * positions, inputs per neuron]
+        rows = neuron_inputs(m, seen[n]).cpu()  # [conv groups, points * positions, inputs per neuron]
         w = m.weight.detach().float().cpu().reshape(rows.shape[0], -1, rows.shape[-1])
         w_hat = pruned[n].weight.detach().float().cpu().reshape(w.shape)
         b = result.groups[result.groups.layer == n]

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 import torch.nn.utils.prune as torch_prune
 import pandas as pd
-from .core import select_layers, ModelSnapshot, WeightView
+from .core import select_layers, ModelSnapshot, WeightView, weight_holder, is_masked
 from .criteria import get_criterion, granularity_dims, keep_mask
 from .perturb import check_pct
 from fastcore.basics import patch
@@ -17,17 +17,9 @@ from fastcore.basics import patch
 __all__ = ['Sparsifier']
 
 # %% ../nbs/70_sparsifier.ipynb #9a01e6c5
-def _holder(m:nn.Module)->tuple:
-    "(module, parameter name) where a layer's weight is stored: a `WeightView`'s lives in its owner."
-    return (m.owner, m._w) if isinstance(m, WeightView) else (m, 'weight')
-
-def _is_masked(m:nn.Module)->bool:
-    h, k = _holder(m)
-    return hasattr(h, k + '_mask') and hasattr(h, k + '_orig')
-
 def _unmask(m:nn.Module):
     "Remove a layer's prune reparametrisation, giving back its original (unmasked) weight Parameter."
-    h, name = _holder(m)
+    h, name = weight_holder(m)
     for k, hook in list(h._forward_pre_hooks.items()):
         if isinstance(hook, torch_prune.BasePruningMethod) and getattr(hook, '_tensor_name', None) == name: del h._forward_pre_hooks[k]
     orig = h._parameters.pop(name + '_orig')
@@ -58,8 +50,8 @@ class Sparsifier:
 @patch
 def _mask(self:Sparsifier, module:nn.Module, mask:torch.Tensor):
     "Attach `mask` (True = keep, shaped like the layer's weight) to `module`, replacing any earlier mask."
-    if _is_masked(module): _unmask(module)
-    h, name = _holder(module)
+    if is_masked(module): _unmask(module)
+    h, name = weight_holder(module)
     if isinstance(module, WeightView) and module.transposed: mask = mask.t()  # stored (in, out)
     with torch.no_grad():  # the first masked weight is then a plain tensor (a model fresh from here can be deep-copied); forwards recompute it with grad
         torch_prune.custom_from_mask(h, name, mask.contiguous().to(module.weight.device))
@@ -67,8 +59,8 @@ def _mask(self:Sparsifier, module:nn.Module, mask:torch.Tensor):
 @patch
 def _scores_on_original(self:Sparsifier, module:nn.Module, fn):
     "Run `fn(module)` with the layer's original weights in place (so re-sparsifying starts from them)."
-    if not _is_masked(module): return fn(module)
-    h, name = _holder(module)
+    if not is_masked(module): return fn(module)
+    h, name = weight_holder(module)
     masked = h.__dict__[name]  # under the reparametrisation, the weight is a plain attribute
     h.__dict__[name] = getattr(h, name + '_orig')
     try: return fn(module)
@@ -142,7 +134,7 @@ def sparsity_table(self:Sparsifier)->pd.DataFrame:
     rows = []
     for n, m in self.layers.items():
         w = m.weight.detach()
-        rows.append(dict(name=n, layer_type=type(m).__name__, weights=w.numel(), zeros=int((w == 0).sum()), masked=_is_masked(m)))
+        rows.append(dict(name=n, layer_type=type(m).__name__, weights=w.numel(), zeros=int((w == 0).sum()), masked=is_masked(m)))
     df = pd.DataFrame(rows)
     df.loc[len(df)] = dict(name='total', layer_type='', weights=df.weights.sum(), zeros=df.zeros.sum(), masked=df.masked.any())
     df['sparsity_pct'] = 100 * df.zeros / df.weights
@@ -160,4 +152,4 @@ def print_sparsity(self:Sparsifier)->pd.DataFrame:
 def make_permanent(self:Sparsifier):
     "Bake the masks into the weights and remove the prune reparametrisation from every layer."
     for m in self.layers.values():
-        if _is_masked(m): torch_prune.remove(*_holder(m))
+        if is_masked(m): torch_prune.remove(*weight_holder(m))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, numbers, warnings
 import numpy as np
+import scipy.stats
 
 # %% auto #0
 __all__ = ['rankdata', 'spearman', 'kendall_tau', 'bootstrap_ci', 't_quantile', 'mean_ci', 'within_noise']
@@ -111,55 +112,16 @@ def bootstrap_ci(x, # array-like of numbers
     return float(lo), float(hi)
 
 # %% ../nbs/05_stats.ipynb #5af12163
-def _betainc(a:float, b:float, # shape parameters, positive
-             z:float, w:float, # the point and 1 - z, passed separately to keep precision near 0 and 1
-            )->float: # regularized incomplete beta I_z(a, b)
-    "Regularized incomplete beta function I_z(a, b) by its continued fraction (modified Lentz)."
-    if z <= 0: return 0.
-    if w <= 0: return 1.
-    if z > (a + 1) / (a + b + 2): return 1. - _betainc(b, a, w, z)
-    log_front = a*math.log(z) + b*math.log(w) + math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) - math.log(a)
-    tiny = 1e-300
-    f, c, d = 1., 1., 0.                    # evaluates 1 + d1/(1 + d2/(1 + ...)); I = front / that
-    for k in range(1, 20_000):
-        m = k // 2
-        num = (m*(b - m)*z / ((a + 2*m - 1)*(a + 2*m)) if k % 2 == 0
-               else -(a + m)*(a + b + m)*z / ((a + 2*m)*(a + 2*m + 1)))
-        d = 1. + num*d
-        d = 1/(d if abs(d) > tiny else tiny)
-        c = 1. + num/c
-        if abs(c) < tiny: c = tiny
-        f *= c*d
-        if abs(c*d - 1) < 1e-15: break
-    return math.exp(log_front) / f
-
-def _t_upper_tail(t:float, df:float)->float:
-    "P(T > t) for Student's t with `df` degrees of freedom, t >= 0."
-    if math.isinf(df): return 0.5*math.erfc(t/math.sqrt(2))
-    tt = t*t
-    return 0.5*_betainc(df/2, 0.5, df/(df + tt), tt/(df + tt))
-
 def t_quantile(p:float, # probability, in (0, 1)
                df:float, # degrees of freedom, > 0; `math.inf` for the normal distribution
               )->float: # t such that P(T <= t) = p
-    "Quantile of Student's t distribution with `df` degrees of freedom."
+    "Quantile of Student's t distribution with `df` degrees of freedom (scipy's, with the arguments checked)."
     for name, v in (('p', p), ('df', df)):
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
             raise TypeError(f"{name} must be a number, got {v!r}")
     if not 0 < p < 1: raise ValueError(f"p must be a probability in (0, 1), got {p}")
     if not df > 0: raise ValueError(f"df must be positive (math.inf for the normal distribution), got {df}")
-    if df > 1e7: df = math.inf
-    q = min(p, 1 - p)
-    if q == 0.5: return 0.
-    lo, hi = 0., 1.
-    while _t_upper_tail(hi, df) > q: lo, hi = hi, 2*hi
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if mid in (lo, hi): break
-        if _t_upper_tail(mid, df) > q: lo = mid
-        else: hi = mid
-    t = (lo + hi) / 2
-    return float(t if p > 0.5 else -t)
+    return float(scipy.stats.t.ppf(p, df))
 
 # %% ../nbs/05_stats.ipynb #4f1e806e
 def mean_ci(values, # per-batch values of a metric
