@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/91_main.ipynb #6d0cf5b7
+# %% ../nbs/91_main.ipynb #3fd937ec
 #| eval: false
 from .cli import main
 if __name__ == '__main__': raise SystemExit(main())

@@ -24,7 +24,7 @@ EMBEDDING_TYPES = (nn.Embedding,)
 CONV_TYPES = (nn.modules.conv._ConvNd,) # every convolution, transposed ones included: what `isinstance` tests for a conv
 LINEAR_TYPES = (nn.Linear,) # fully connected layers (a `WeightView` is one)
 
-# %% ../nbs/00_core.ipynb #d0559b8f
+# %% ../nbs/00_core.ipynb #18b1faee
 def out_channels(m:nn.Module)->int:
     "Output channels of a convolution, output features of a fully connected layer."
     if isinstance(m, CONV_TYPES): return m.out_channels
@@ -123,7 +123,7 @@ def tiny_cnn(num_classes:int=10, # outputs of the final classifier
             return self.fc(self.pool(x).flatten(1))
     return TinyCNN().eval()
 
-# %% ../nbs/00_core.ipynb #c02b6a78
+# %% ../nbs/00_core.ipynb #253cbbe4
 def weight_holder(m:nn.Module)->tuple:
     "(module, parameter name) where layer `m` stores its weight: a `WeightView`'s lives in its owner."
     return (m.owner, m._w) if isinstance(m, WeightView) else (m, 'weight')
@@ -280,7 +280,7 @@ def progress(items, # the iterable to walk through
     if total is None and hasattr(items, '__len__'): total = len(items)
     yield from tqdm(items, total=total, desc=desc, leave=False, disable=None, dynamic_ncols=True)
 
-# %% ../nbs/00_core.ipynb #203d06bf
+# %% ../nbs/00_core.ipynb #7213f4c3
 def check_int(name:str, # the argument's name, for the message
               value, # the value to check
               low:int=0, # the least value allowed

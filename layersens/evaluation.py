@@ -261,7 +261,7 @@ def evaluate(model:nn.Module, # the model to evaluate
     if not next(iter(vals.values()))[0]: raise ValueError("batches is empty: nothing to evaluate")
     return {m.name: m.combine(*vals[m.name]) for m in ms}
 
-# %% ../nbs/08_evaluation.ipynb #4c412629
+# %% ../nbs/08_evaluation.ipynb #43f3a576
 def metric_value(value, # what eval_fn (or the metric) returned
                  source:str='eval_fn', # what produced it, for the error message
                 )->float:
@@ -274,7 +274,7 @@ def metric_value(value, # what eval_fn (or the metric) returned
     if isinstance(value, numbers.Real) and not isinstance(value, bool): return float(value)
     raise TypeError(f"{source} must return a scalar (float or one-element tensor), got {type(value).__name__}: {value!r:.80}")
 
-# %% ../nbs/08_evaluation.ipynb #b521ae91
+# %% ../nbs/08_evaluation.ipynb #3b8a71a4
 def check_device(device, # None, a torch.device, or a name such as 'cpu', 'cuda', 'cuda:1'
                  name:str='device', # the argument's name, for the message
                 )->torch.device|None:
@@ -286,7 +286,7 @@ def check_device(device, # None, a torch.device, or a name such as 'cpu', 'cuda'
         raise ValueError(f"{name}: {device!r} is not available on this machine (torch.cuda.is_available() is False); use 'cpu'")
     return dev
 
-# %% ../nbs/08_evaluation.ipynb #b7d581f8
+# %% ../nbs/08_evaluation.ipynb #52ed3a56
 def _on(t:torch.Tensor, d:torch.device)->bool: return t.device.type == d.type and (d.index is None or t.device.index == d.index)
 
 @contextmanager
@@ -308,7 +308,7 @@ def on_device(model:nn.Module, # the model to move for the block
             p.grad = grad
         for m, k, b in buffers: m._buffers[k] = b
 
-# %% ../nbs/08_evaluation.ipynb #d140d1fb
+# %% ../nbs/08_evaluation.ipynb #a9608947
 def first_inputs(data, # a DataLoader or a list of batches
                  n:int|None=None, # at most this many rows of a tensor input (None: the whole batch)
                  name:str='data', # the argument's name, for the message
