@@ -4,8 +4,9 @@
 
 # %% ../nbs/25_compression.ipynb #298bb108
 from __future__ import annotations
-import importlib, numbers, warnings
+import importlib, math, numbers, warnings
 from dataclasses import dataclass
+from typing import Callable
 
 # %% auto #0
 __all__ = ['SPARSITY', 'PRUNING', 'QUANTIZATION', 'COMPRESSIONS', 'check_pct', 'Compression', 'get_compression', 'check_level']
@@ -47,19 +48,46 @@ class Compression:
     budget:str # 'removed': a percent of a cost removed, at least; 'mean': mean bits, at most
     perturbation:str # 'module:class' of the perturbation of one unit (imported when asked for)
     compressor:str # 'module:class' of the compressor of a whole model
+    needs_sample:bool = False # its perturbation traces the model, so preparing it (and costing its units) needs an example input
+    removed_from:str = '' # what a 'removed' budget is a percent of: 'layers' (the analysed layers' weights and their MACs) or 'model'
+    applier:Callable|None = None # how its compressor takes targets: f(compressor class, model, targets, options, example_inputs, permanent, **kwargs)
 
     def __repr__(self): return f"Compression({self.name!r})"
     @property
     def is_percent(self)->bool: return self.unit == "%"
 
+# %% ../nbs/25_compression.ipynb #6ac1f0c4
+def _sparsify(cls, model, targets, options, example_inputs, permanent, **kwargs):
+    "A `Sparsifier` with the analysis' granularity and criterion, masks at `targets`; `permanent` bakes them into the weights."
+    sp = cls(model, **{**{k: options[k] for k in ('granularity', 'criteria') if k in options}, **kwargs})
+    sp.sparsify_model(targets)
+    if permanent: sp.make_permanent()
+    return sp
+
+def _prune(cls, model, targets, options, example_inputs, permanent, **kwargs):
+    "A `Pruner` with the analysis' criterion, traced on `example_inputs`, that has removed the channels of `targets`."
+    if example_inputs is None: raise ValueError("example_inputs is required to apply a pruning allocation: the Pruner traces the model on it")
+    pr = cls(model, targets, example_inputs, **{**{k: options[k] for k in ('criteria',) if k in options}, **kwargs})
+    pr.prune_model()
+    return pr
+
+def _quantize(cls, model, targets, options, example_inputs, permanent, **kwargs):
+    "A `Quantizer` with the analysis' scales that has rounded the layers of `targets`; None when every layer stays in floating point."
+    if not targets: return None
+    opts = {k: options[o] for o, k in (('quant_per_channel', 'per_channel'), ('quant_activations', 'activations')) if o in options}
+    if opts.get('activations') and example_inputs is not None: opts['calibration_data'] = example_inputs
+    q = cls(model, targets, **{**opts, **kwargs})
+    q.quantize_model()
+    return q
+
 # %% ../nbs/25_compression.ipynb #ad0f7317
 SPARSITY = Compression('sparsity', '%', 0, 100, True, (25, 50, 75), 80, False, True, ('criteria', 'granularity', 'stats'), ('params', 'macs'), 'removed',
-                       'layersens.perturb:SparsityPerturbation', 'layersens.sparsifier:Sparsifier')
+                       'layersens.perturb:SparsityPerturbation', 'layersens.sparsifier:Sparsifier', removed_from='layers', applier=_sparsify)
 PRUNING = Compression('pruning', '%', 0, 100, False, (25, 50, 75), 30, True, True, ('criteria', 'stats'), ('params', 'macs', 'latency'), 'removed',
-                      'layersens.perturb:PruningPerturbation', 'layersens.pruner:Pruner')
+                      'layersens.perturb:PruningPerturbation', 'layersens.pruner:Pruner', needs_sample=True, removed_from='model', applier=_prune)
 QUANTIZATION = Compression('quantization', 'bits', 2, 16, True, (8, 6, 4, 3), 4, False, False, ('quant_per_channel', 'quant_activations'),
                            ('params', 'bitops'), 'mean',
-                           'layersens.perturb:QuantizationPerturbation', 'layersens.quantizer:Quantizer')
+                           'layersens.perturb:QuantizationPerturbation', 'layersens.quantizer:Quantizer', applier=_quantize)
 COMPRESSIONS = {c.name: c for c in (SPARSITY, PRUNING, QUANTIZATION)} # name -> Compression (`in` and iteration give the names)
 
 def get_compression(compression, # a name from `COMPRESSIONS`, or a `Compression`
@@ -84,9 +112,9 @@ def _parse_level(self:Compression, v):
     if not self.is_percent and isinstance(v, float) and v.is_integer(): v = int(v)
     return self.check_level(v)
 
-def _format_level(self:Compression, level)->str:
-    "A level as tables print it: '50%', '4 bits'."
-    return f"{level:g}%" if self.is_percent else f"{level:g} bits"
+def _format_level(self:Compression, level, spec:str='g')->str:
+    "A level (or a budget) as tables print it, the number formatted with `spec`: '50%', '4 bits'."
+    return f"{level:{spec}}%" if self.is_percent else f"{level:{spec}} bits"
 
 def _mildest_first(self:Compression, levels)->list:
     "`levels` from the mildest to the harshest: more percent is harsher, fewer bits are."
@@ -101,6 +129,18 @@ def check_level(compression, # a name from `COMPRESSIONS`, or a `Compression`
                ):
     "Validate `level` for `compression`, raising a ValueError/TypeError that says what is allowed."
     return get_compression(compression).check_level(level)
+
+# %% ../nbs/25_compression.ipynb #239f6cb0
+def _axis_value(self:Compression,
+                level, # a level of this compression, 0 for not compressed
+                full_bits:int|None=None, # bit widths: the weights' own width (what level 0 leaves them at)
+               ):
+    "Where `level` lies on the level axis: the level itself, except that level 0 of a bit width is the weights' own `full_bits`."
+    return level if level or self.is_percent else full_bits
+
+Compression.axis_value = _axis_value
+Compression.uncompressed_level = property(lambda self: 0. if self.is_percent else None,
+                                          doc="Level 0 on the level axis: 0 for percents; None for bit widths (the weights' own width).")
 
 # %% ../nbs/25_compression.ipynb #bae07d6d
 def _check_cost(self:Compression, cost:str)->str:
@@ -118,3 +158,61 @@ def _load(path:str):
 Compression.check_cost = _check_cost
 Compression.perturbation_class = property(lambda self: _load(self.perturbation), doc="The class that perturbs one unit.")
 Compression.compressor_class = property(lambda self: _load(self.compressor), doc="The class that compresses a whole model.")
+
+# %% ../nbs/25_compression.ipynb #9e7fd3c2
+def _budget_of(self:Compression,
+               cost:str, # one of `costs`
+              )->str:
+    "What a budget on `cost` is counted in: the whole a removed percent is of, or what mean bits are per."
+    if self.budget == 'mean': return 'weight' if cost == 'params' else 'multiply-accumulate'
+    if self.removed_from == 'layers': return "the analysed layers' " + ('weights' if cost == 'params' else 'MACs')
+    return "the model's " + {'params': 'parameters', 'macs': 'MACs', 'latency': 'latency'}[cost]
+
+def _meets(self:Compression,
+           achieved:float, # a cost achieved: percent removed, or mean bits
+           budget:float, # the budget it is held to
+           tol:float=1e-9, # rounding allowed
+          )->bool:
+    "Whether `achieved` is on the budget's side: at least the percent to remove, at most the mean bits."
+    return achieved >= budget - tol if self.budget == 'removed' else achieved <= budget + tol
+
+Compression.budget_of, Compression.meets = _budget_of, _meets
+Compression.sense = property(lambda self: '>=' if self.budget == 'removed' else '<=',
+                             doc="The side of the budget an allocation's cost must be on, as an inequality.")
+
+# %% ../nbs/25_compression.ipynb #47869a73
+def _check_budget(self:Compression,
+                  cost:str, # the cost the budget bounds (one of `costs`)
+                  budget, # the budget to check
+                 )->float:
+    "`budget` as a float when it is one for `cost`, else a TypeError or ValueError that says what a budget is."
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Real) or not math.isfinite(budget):
+        raise TypeError(f"budget must be a finite number, got {budget!r}")
+    if self.budget == 'mean':
+        if budget <= 0: raise ValueError(f"budget: the mean bits per {self.budget_of(cost)} ({self.name}), a positive number; got {budget:g}")
+    elif not 0 <= budget <= 100: raise ValueError(f"budget: the percent of {self.budget_of(cost)} to remove, in [0, 100]; got {budget:g}")
+    return float(budget)
+
+def _out_of_reach(self:Compression,
+                  cost:str, # the cost the budget bounds
+                  budget:float, # a budget no allocation meets
+                 )->str:
+    "What `budget` asks that cannot be done, in words, for an error message."
+    if self.budget == 'mean': return f"a mean of {budget:g} bits per {self.budget_of(cost)} cannot be reached"
+    return f"{budget:g}% of {self.budget_of(cost)} cannot be removed"
+
+Compression.check_budget, Compression.out_of_reach = _check_budget, _out_of_reach
+
+# %% ../nbs/25_compression.ipynb #b73d7db8
+def _apply(self:Compression,
+           model, # the model to compress in place
+           targets:dict, # {layer name: level} (percent, or bits)
+           options:dict|None=None, # the analysis' options (a result's `settings`): criterion, granularity, scales
+           example_inputs=None, # an input: needed for pruning (tracing) and to calibrate activation ranges (quantization)
+           permanent:bool=False, # leave plain weights behind (sparsity: bake the masks in)
+           **kwargs, # passed to the compressor, over `options` (e.g. criteria=, stats= or batches= for criteria that need data)
+          ): # the compressor, after compressing (None when there was nothing to quantize)
+    "Compress `model` to `targets` with this compression's compressor: `Sparsifier`, `Pruner` or `Quantizer`."
+    return self.applier(self.compressor_class, model, targets, options or {}, example_inputs, permanent, **kwargs)
+
+Compression.apply = _apply

@@ -14,7 +14,7 @@ from .evaluation import split_batch, forward, to_device, model_output
 # %% auto #0
 __all__ = ['CATEGORIES', 'CRITERIA', 'large_final', 'GRANULARITIES', 'Criterion', 'register_criterion', 'get_criterion',
            'granularity_dims', 'keep_mask', 'neuron_inputs', 'sipp_max_share', 'gather_stats', 'criteria_table',
-           'is_depthwise', 'produces_channels', 'touches_model_output', 'CriterionImportance']
+           'is_depthwise', 'produces_channels', 'CriterionImportance']
 
 # %% ../nbs/20_criteria.ipynb #2799938f
 CATEGORIES = ('Magnitude', 'Sensitivity', 'Mixed', 'Control')
@@ -279,15 +279,13 @@ def is_depthwise(m:nn.Module)->bool:
     "True for a depthwise convolution (one filter per input channel)."
     return isinstance(m, _CONV) and m.groups == m.out_channels == m.in_channels and m.groups > 1
 
-def produces_channels(DG, dep)->bool:
+# %% ../nbs/20_criteria.ipynb #c31c2146
+def produces_channels(DG, # torch-pruning's dependency graph the group belongs to
+                      dep, # a dependency of one of its groups
+                     )->bool:
     "True when the group item `dep` removes output channels of a Conv or Linear layer."
     m = dep.target.module
     return isinstance(m, (_CONV, _LINEAR)) and (DG.is_out_channel_pruning_fn(dep.handler) or is_depthwise(m))
-
-def touches_model_output(DG, group)->bool:
-    "True when pruning `group` would remove outputs of the model (e.g. the classifier's classes)."
-    return any((DG.is_out_channel_pruning_fn(d.handler) or is_depthwise(d.target.module))
-               and not DG.module2node[d.target.module].outputs for d, _ in group)
 
 # %% ../nbs/20_criteria.ipynb #d29d4e07
 class CriterionImportance(tp.importance.Importance):

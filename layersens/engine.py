@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils import _pytree as pytree
 from fastcore.basics import patch
 from .core import tiny_cnn
-from .perturb import forward
+from .evaluation import forward
 
 # %% auto #0
 __all__ = ['UnsafeForIncremental', 'IncrementalForward', 'find_blocks', 'BlockCache', 'AutoEngine', 'make_engine']

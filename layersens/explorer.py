@@ -14,7 +14,9 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.lines import Line2D
 from .results import SensitivityResult, SensitivitySweep, UNMEASURED
 from .compare import MetricReport
-from .allocate import Allocation, UnitCosts, achieved_cost
+from .compression import get_compression
+from .costs import UnitCosts, achieved_cost
+from .allocate import Allocation
 from fastcore.basics import patch
 from torch import nn
 
@@ -33,8 +35,6 @@ def _in_kernel()->bool:
     return getattr(get_ipython(), 'kernel', None) is not None
 
 def _esc(x)->str: return html.escape(str(x))
-
-def _level_str(compression:str, level)->str: return f"{level:g} bits" if compression == 'quantization' else f"{level:g}%"
 
 def _value_str(v)->str:
     if isinstance(v, (tuple, list)): return ', '.join(map(str, v)) or '(none)'
@@ -108,7 +108,7 @@ class ResultExplorer(Explorer):
         self.refresh()
 
     def __repr__(self):
-        return (f"ResultExplorer({self.result.compression} at {_level_str(self.result.compression, self.result.level)}: "
+        return (f"ResultExplorer({self.result.compression} at {get_compression(self.result.compression).format_level(self.result.level)}: "
                 f"{len(self.rows())} of {len(self.result)} layers shown)")
 
 # %% ../nbs/92_explorer.ipynb #1df8fead
@@ -150,7 +150,7 @@ def sync(self:ResultExplorer):
 @patch
 def heading(self:ResultExplorer)->str:
     r = self.result
-    return (f"layersens explorer: sensitivity to {r.compression} at {_level_str(r.compression, r.level)} "
+    return (f"layersens explorer: sensitivity to {r.compression} at {get_compression(r.compression).format_level(r.level)} "
             f"(baseline {r.metric_name} {r.baseline_metric:.4f})")
 
 # %% ../nbs/92_explorer.ipynb #31cb85a5
@@ -190,7 +190,7 @@ def figure(self:ResultExplorer)->Figure:
     df, r = self.rows(), self.result
     fig = Figure(figsize=(8, max(2.5, .24 * len(df) + 1.3)))
     ax = fig.subplots()
-    ax.set_title(f"{r.compression} at {_level_str(r.compression, r.level)}: {len(df)} of {len(r)} layers", fontsize=10)
+    ax.set_title(f"{r.compression} at {get_compression(r.compression).format_level(r.level)}: {len(df)} of {len(r)} layers", fontsize=10)
     if df.empty:
         ax.text(.5, .5, 'no layer matches the filters', ha='center', va='center', transform=ax.transAxes)
         ax.set_axis_off()
@@ -244,22 +244,22 @@ class SweepExplorer(Explorer):
         if isinstance(n_curves, bool) or not isinstance(n_curves, int) or n_curves < 0:
             raise ValueError(f"n_curves must be an int >= 0, got {n_curves!r}")
         self.sweep, self.model, self.example_inputs, self._costs, self._allocations = sweep, model, example_inputs, costs, {}
-        c, levels, first = sweep.compression, sorted(sweep.levels), sweep.results[0]
+        comp, levels, first = get_compression(sweep.compression), sorted(sweep.levels), sweep.results[0]
         self.names = [l.name for l in first.layers if l.measured]
-        self.units = {l.name: (l.group if c == 'pruning' and l.group else (l.name,)) for l in first.layers}
-        self.level = W.SelectionSlider(options=[(_level_str(c, v), v) for v in levels], value=levels[-1], description='level')
+        self.units = {l.name: (l.group if comp.groups and l.group else (l.name,)) for l in first.layers}
+        self.level = W.SelectionSlider(options=[(comp.format_level(v), v) for v in levels], value=levels[-1], description='level')
         self.curves = W.SelectMultiple(options=self.names, value=[l.name for l in sweep.at(levels[-1]).ranked()[:n_curves]],
                                        rows=6, description='curves')
-        methods = ([] if model is None else (['to_layer_targets'] if c != 'quantization' else []) +
-                   (['allocate'] if c != 'pruning' or example_inputs is not None or costs is not None else []))
+        methods = ([] if model is None else (['to_layer_targets'] if comp.is_percent else []) +
+                   (['allocate'] if not comp.needs_sample or example_inputs is not None or costs is not None else []))
         self.method = W.ToggleButtons(options=methods, value=methods[0] if methods else None, description='targets')
         self.target_pct = W.FloatSlider(value=50, min=0, max=100, step=1, description='target %')
         self.min_pct = W.FloatSlider(value=10, min=0, max=100, step=1, description='min %')
         self.max_pct = W.FloatSlider(value=90, min=0, max=100, step=1, description='max %')
         self.gamma = W.FloatSlider(value=1.5, min=0, max=5, step=.1, description='gamma')
-        quant = c == 'quantization'
-        self.budget = W.FloatSlider(value=4. if quant else 50., min=min(levels) if quant else 0, max=32 if quant else 100,
-                                    step=.1 if quant else 1, description='mean bits' if quant else 'budget %')
+        mean = comp.budget == 'mean'  # mean bits, at most; else a percent removed
+        self.budget = W.FloatSlider(value=4. if mean else 50., min=min(levels) if mean else 0, max=32 if mean else 100,
+                                    step=.1 if mean else 1, description='mean bits' if mean else 'budget %')
         self.cost = W.Dropdown(options=self._cost_options(), value='params', description='cost')
         self.heuristic, self.solver = [self.target_pct, self.min_pct, self.max_pct, self.gamma], [self.budget, self.cost]
         budget = ([self.method] + [w for m, ws in (('to_layer_targets', self.heuristic), ('allocate', self.solver))
@@ -271,22 +271,22 @@ class SweepExplorer(Explorer):
     def _cost_options(self)->list:
         "The costs the budget may bound: those of the cost table, or those countable with what was given (latency only from a table)."
         if self._costs is not None: return self._costs.available
-        return ['params'] + ([{'sparsity': 'macs', 'pruning': 'macs', 'quantization': 'bitops'}[self.sweep.compression]]
-                             if self.example_inputs is not None else [])
+        return [c for c in get_compression(self.sweep.compression).costs if c == 'params' or c != 'latency' and self.example_inputs is not None]
 
     def __repr__(self):
-        c = self.sweep.compression
-        return f"SweepExplorer({c} at {', '.join(_level_str(c, v) for v in self.sweep.levels)}: {len(self.names)} layers)"
+        c = get_compression(self.sweep.compression)
+        return f"SweepExplorer({c.name} at {', '.join(c.format_level(v) for v in self.sweep.levels)}: {len(self.names)} layers)"
 
 # %% ../nbs/92_explorer.ipynb #f42b4b42
 @patch
 def curve(self:SweepExplorer,
           name:str, # a measured layer
          )->pd.Series: # delta by level
-    "One layer's measured deltas across the sweep's levels, with delta 0 at level 0 for sparsity and pruning."
+    "One layer's measured deltas across the sweep's levels, with delta 0 at level 0 where the level axis has it (percents)."
     if name not in self.names: raise KeyError(f"name: {name!r} is not a measured layer of this sweep")
     s = pd.Series({r.level: r[name].delta for r in self.sweep}, dtype=float).sort_index()
-    return pd.concat([pd.Series({0.: 0.}), s]) if self.sweep.compression != 'quantization' and 0 not in s.index else s
+    zero = get_compression(self.sweep.compression).uncompressed_level
+    return pd.concat([pd.Series({zero: 0.}), s]) if zero is not None and zero not in s.index else s
 
 @patch
 def predict(self:SweepExplorer,
@@ -331,11 +331,11 @@ def _try_targets(ex:SweepExplorer)->tuple:
 
 def _uniform(costs:UnitCosts, cost:str, budget:float)->dict|None:
     "The single level of the sweep for every unit with the least predicted delta that meets the budget (None: none does)."
-    quant, best = costs.compression == 'quantization', None
+    comp, best = get_compression(costs.compression), None
     for lv in costs.levels:
         levels = {u['name']: lv if lv in u['deltas'] and u['name'] not in costs.blocked else 0 for u in costs.units}
         c = achieved_cost(costs, levels)[cost]
-        if (c > budget + 1e-9) if quant else (c < budget - 1e-9): continue
+        if not comp.meets(c, budget): continue
         pred = sum(max(u['deltas'].get(levels[u['name']], 0.), 0.) for u in costs.units)
         if best is None or pred < best['predicted_delta']: best = dict(level=lv, cost=c, predicted_delta=pred)
     return best
@@ -358,7 +358,7 @@ def table(self:SweepExplorer)->pd.DataFrame:
             df['target'] = [targets.get(n, 0.) for n in self.names]
         else: pred, df['target'] = self.predict(targets), [targets[n] for n in self.names]
         df['predicted_delta'] = [pred.get(self.units[n][0], np.nan) for n in self.names]
-    if self.sweep.compression == 'pruning': df['group'] = [', '.join(self.units[n]) for n in self.names]
+    if get_compression(self.sweep.compression).groups: df['group'] = [', '.join(self.units[n]) for n in self.names]
     return df
 
 @patch
@@ -374,14 +374,14 @@ def notes_html(self:SweepExplorer)->str:
         pred, mean = self.predict(targets).clip(lower=0).sum(), (df.target * df.params).sum() / df.params.sum()
         return (f"<p>Predicted Δ {metric}: <b>{pred:+.4f}</b> (sum over {len(self.predict(targets))} units of single-layer "
                 f"deltas at their targets); parameter-weighted mean target: <b>{mean:.1f}%</b> of {df.params.sum():,} parameters.</p>")
-    a, unit = self.allocation(), ' bits' if self.sweep.compression == 'quantization' else '%'
+    a, comp = self.allocation(), get_compression(self.sweep.compression)
     u = _uniform(self.unit_costs(), a.cost_name, a.budget)
-    achieved = ', '.join(f"{k} {v:.4g}{unit}" for k, v in a.cost.items())
-    uni = (f"the best uniform level meeting the budget, {_level_str(self.sweep.compression, u['level'])}, achieves "
-           f"{u['cost']:.4g}{unit} with predicted Δ <b>{u['predicted_delta']:+.4f}</b>" if u else
+    achieved = ', '.join(f"{k} {comp.format_level(v, '.4g')}" for k, v in a.cost.items())
+    uni = (f"the best uniform level meeting the budget, {comp.format_level(u['level'])}, achieves "
+           f"{comp.format_level(u['cost'], '.4g')} with predicted Δ <b>{u['predicted_delta']:+.4f}</b>" if u else
            "no single level of the sweep meets the budget")
     return (f"<p>Allocation: predicted Δ {metric} <b>{a.predicted_delta:+.4f}</b>, {len(a.targets)} layers compressed; "
-            f"achieved {achieved} ({'removed' if unit == '%' else 'mean'}). Against it, {uni}.</p>")
+            f"achieved {achieved} ({comp.budget}). Against it, {uni}.</p>")
 
 @patch
 def heading(self:SweepExplorer)->str:
@@ -391,26 +391,26 @@ def heading(self:SweepExplorer)->str:
 @patch
 def figure(self:SweepExplorer)->Figure:
     "The selected layers' curves with the slider's level and their targets marked; beside them, every layer's target."
-    c, quant = self.sweep.compression, self.sweep.compression == 'quantization'
+    comp = get_compression(self.sweep.compression)
     targets, _ = _try_targets(self)
     fig = Figure(figsize=(11, max(3.5, .2 * len(self.names) + 1.2)))
     ax, bx = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.2, 1]))
     for i, name in enumerate(self.curves.value):
         cv = self.curve(name)
         ax.plot(cv.index, cv.to_numpy(float), marker='o', ms=3, lw=1.2, color=f"C{i % 10}", label=name)
-        t = targets.get(name, None if quant else 0.)
+        t = targets.get(name, comp.uncompressed_level)
         if t is not None: ax.plot([t], [float(np.interp(t, cv.index.to_numpy(float), cv.to_numpy(float)))], marker='*', ms=12,
                                   color=f"C{i % 10}", ls='')
     ax.axvline(self.level.value, color='grey', ls='--', lw=1)
     ax.axhline(0, color='grey', lw=.8)
-    ax.set_xlabel(f"{c} level ({'bits' if quant else '%'})"); ax.set_ylabel(f"Δ {self.sweep.results[0].metric_name}")
-    ax.set_title(f"curves (dashed: level {_level_str(c, self.level.value)}; stars: targets)", fontsize=10)
+    ax.set_xlabel(comp.axis); ax.set_ylabel(f"Δ {self.sweep.results[0].metric_name}")
+    ax.set_title(f"curves (dashed: level {comp.format_level(self.level.value)}; stars: targets)", fontsize=10)
     if self.curves.value: ax.legend(fontsize=7)
     if targets:
         y = np.arange(len(self.names))
         bx.barh(y, [targets.get(n, 0.) for n in self.names], color='tab:green', height=.7)
         bx.set_yticks(y, self.names, fontsize=7); bx.set_ylim(len(y) - .5, -.5)
-        bx.set_xlabel('bits (0: not quantized)' if quant else 'target (%)')
+        bx.set_xlabel(f"target: {comp.axis} (0: not compressed)")
         bx.set_title(f"per-layer targets ({self.method.value})", fontsize=10)
     else:
         bx.text(.5, .5, 'no targets: see the notes below', ha='center', va='center', transform=bx.transAxes)
@@ -435,9 +435,8 @@ class AllocationExplorer(Explorer):
         if measured is not None and 'measured_delta' not in measured:
             raise ValueError(f"measured: the dict returned by allocation.measure(...), with a 'measured_delta'; got keys {list(measured)}")
         self.allocation, self.costs, self.measured = allocation, costs, measured
-        quant = allocation.compression == 'quantization'
         cols = allocation.units[0]
-        shares = (['bits of weights'] + (['bit-operations'] if 'macs' in cols else []) if quant else
+        shares = (['bits of weights'] + (['bit-operations'] if 'macs' in cols else []) if get_compression(allocation.compression).budget == 'mean' else
                   [c for c, col in (('params', 'params_removed'), ('macs', 'macs_removed'), ('latency', 'latency_saved_ms')) if col in cols])
         self.share = W.Dropdown(options=shares, value=shares[0], description='breakdown')
         self.order = W.Dropdown(options=_ALLOC_ORDERS, value='model order', description='sort')
@@ -470,22 +469,22 @@ def table(self:AllocationExplorer)->pd.DataFrame: return self.rows()
 def heading(self:AllocationExplorer)->str:
     a = self.allocation
     return (f"layersens explorer: {a.compression} allocation, {a.cost_name} budget "
-            f"{a.budget:g}{' bits' if a.compression == 'quantization' else '%'}")
+            f"{get_compression(a.compression).format_level(a.budget)}")
 
 # %% ../nbs/92_explorer.ipynb #6b05fa8d
 @patch
 def notes_html(self:AllocationExplorer)->str:
     "What was achieved and predicted, against the uniform baseline and the measurements."
-    a, quant = self.allocation, self.allocation.compression == 'quantization'
-    unit = ' bits' if quant else '%'
-    s = [f"Achieved ({'mean' if quant else 'removed'}): {', '.join(f'{k} {v:.4g}{unit}' for k, v in a.cost.items())}; "
+    a, comp = self.allocation, get_compression(self.allocation.compression)
+    achieved = ', '.join(f"{k} {comp.format_level(v, '.4g')}" for k, v in a.cost.items())
+    s = [f"Achieved ({comp.budget}): {achieved}; "
          f"{len(a.targets)} layers compressed; predicted Δ {a.metric_name} <b>{a.predicted_delta:+.4f}</b>."]
     u = self.uniform()
-    if u: s.append(f"Uniform baseline: {_level_str(a.compression, u['level'])} for every unit achieves {u['cost']:.4g}{unit} "
+    if u: s.append(f"Uniform baseline: {comp.format_level(u['level'])} for every unit achieves {comp.format_level(u['cost'], '.4g')} "
                    f"with predicted Δ <b>{u['predicted_delta']:+.4f}</b>.")
     elif self.costs is not None: s.append("No single level of the sweep meets the budget.")
     for h in a.history: s.append(f"refine round {h['round']}: predicted {h['predicted_delta']:+.4f}, measured {h['measured_delta']:+.4f}, "
-                                 f"cost {h['cost']:.4g}{unit}.")
+                                 f"cost {comp.format_level(h['cost'], '.4g')}.")
     if self.measured: s.append(f"Measured: {self.measured['metric']} {self.measured['baseline']:.4f} → {self.measured['compressed']:.4f}, "
                                f"Δ <b>{self.measured['measured_delta']:+.4f}</b> against the predicted {self.measured['predicted_delta']:+.4f}.")
     return '<p>' + '<br>'.join(s) + '</p>'
@@ -493,15 +492,15 @@ def notes_html(self:AllocationExplorer)->str:
 @patch
 def figure(self:AllocationExplorer)->Figure:
     "Each unit's level (with the uniform level), its share of the cost, and the predicted vs measured delta."
-    a, df, quant = self.allocation, self.rows(), self.allocation.compression == 'quantization'
+    a, df, comp = self.allocation, self.rows(), get_compression(self.allocation.compression)
     fig = Figure(figsize=(13, max(3.5, .22 * len(df) + 1.4)))
     lx, sx_, px = fig.subplots(1, 3, gridspec_kw=dict(width_ratios=[1.2, 1, .8]))
     y = np.arange(len(df))
-    lx.barh(y, df.bits if quant else df.level, color=['lightgrey' if v == 0 else 'tab:blue' for v in df.level], height=.7)
+    lx.barh(y, df['bits'] if 'bits' in df else df.level, color=['lightgrey' if v == 0 else 'tab:blue' for v in df.level], height=.7)
     u = self.uniform()
-    if u: lx.axvline(u['level'], color='black', ls='--', lw=1, label=f"uniform {_level_str(a.compression, u['level'])}")
+    if u: lx.axvline(u['level'], color='black', ls='--', lw=1, label=f"uniform {comp.format_level(u['level'])}")
     lx.set_yticks(y, df.name, fontsize=7); lx.set_ylim(len(y) - .5, -.5)
-    lx.set_xlabel('bits' if quant else f"{a.compression} (%)"); lx.set_title('level per unit (grey: not compressed)', fontsize=10)
+    lx.set_xlabel(comp.axis); lx.set_title('level per unit (grey: not compressed)', fontsize=10)
     if u: lx.legend(fontsize=7, loc='lower right')
     sx_.barh(y, df.share, color='tab:orange', height=.7)
     sx_.set_yticks(y, [''] * len(y)); sx_.set_ylim(len(y) - .5, -.5)

@@ -12,7 +12,7 @@ from .data import cache_dir, file_lock
 
 # %% auto #0
 __all__ = ['require', 'quiet_transformers', 'minilm_dir', 'minilm', 'smollm2_dir', 'smollm2', 'lee_texts', 'token_batches',
-           'sentence_batches', 'text_sample']
+           'sentence_batches', 'text_sample', 'tiny_llama', 'tiny_bert']
 
 # %% ../nbs/12_hf.ipynb #06668c9c
 def require(module:str, # the module to import
@@ -150,3 +150,40 @@ def text_sample()->int:
     except ValueError: k = -1
     if k < 0: raise ValueError(f"LAYERSENS_TEXT_SAMPLE must be an integer >= 0, got {raw!r}")
     return k
+
+# %% ../nbs/12_hf.ipynb #828891be
+def tiny_llama(layers:int=2, # decoder blocks
+               hidden:int=64, # hidden size (the residual stream)
+               intermediate:int=96, # hidden channels of each MLP
+               heads:int=4, # query heads, of `hidden // heads` channels each
+               kv_heads:int=2, # key/value heads (grouped-query attention when fewer than `heads`)
+               tied:bool=True, # the lm_head shares the embedding's weight
+               seed:int=0, # torch seed of the random weights
+               **config, # other `LlamaConfig` arguments
+              )->nn.Module: # a random `LlamaForCausalLM` over a vocabulary of 100, in eval mode
+    "A small random Llama-layout language model, the same for the same arguments."
+    tf = require('transformers', _HF_INSTALL)
+    torch.manual_seed(seed)
+    cfg = tf.LlamaConfig(**{**dict(vocab_size=100, hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
+                                   num_attention_heads=heads, num_key_value_heads=kv_heads, head_dim=hidden // heads,
+                                   max_position_embeddings=64, tie_word_embeddings=tied), **config})
+    with quiet_transformers(): return tf.LlamaForCausalLM(cfg).eval()
+
+# %% ../nbs/12_hf.ipynb #8d0ab30c
+def tiny_bert(layers:int=2, # encoder blocks
+              hidden:int=32, # hidden size
+              heads:int=4, # attention heads, of `hidden // heads` channels each
+              intermediate:int=64, # hidden channels of each MLP
+              model_class:str='BertModel', # the transformers class: 'BertModel', 'BertForSequenceClassification', ...
+              seed:int=0, # torch seed of the random weights
+              **config, # other `BertConfig` arguments (`num_labels=3`, `max_position_embeddings=512`)
+             )->nn.Module: # a random BERT over a vocabulary of 100, in eval mode
+    "A small random BERT of class `model_class`, the same for the same arguments."
+    tf = require('transformers', _HF_INSTALL)
+    cls = getattr(tf, model_class, None)
+    if not (isinstance(cls, type) and model_class.startswith('Bert')):
+        raise ValueError(f"model_class must name a BERT class of transformers such as 'BertModel', got {model_class!r}")
+    torch.manual_seed(seed)
+    cfg = tf.BertConfig(**{**dict(vocab_size=100, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                                  intermediate_size=intermediate, max_position_embeddings=64), **config})
+    with quiet_transformers(): return cls(cfg).eval()

@@ -17,15 +17,17 @@ from scipy.stats import binom
 from . import persist
 from .core import select_layers, restoring, ModelSnapshot, layer_params, check_int, out_channels
 from .criteria import Criterion, get_criterion, CriterionImportance
-from .perturb import PruningPerturbation, check_pct
+from .tp_adapter import module_names
+from .perturb import PruningPerturbation
+from .compression import check_pct, get_compression, SPARSITY
 from .results import SensitivityResult, LayerSensitivity, allocate_targets
 from .evaluation import evaluate, batch_metrics, get_metric, METRICS, to_device, split_batch, check_device, on_device
 from .analyzer import SensitivityAnalyzer
 from .pruner import Pruner, collapse_channels
 from .sparsifier import Sparsifier
 from .quantizer import recalibrate_bn
-from .allocate import measure_latency, compare_latency, UnitCosts, timed_calls
-import layersens.allocate  # adds SensitivitySweep.allocate
+from .latency import measure_latency, compare_latency, timed_calls
+from .costs import UnitCosts, model_macs
 
 # %% auto #0
 __all__ = ['STRUCTURED', 'UNSTRUCTURED', 'channel_latency', 'LatencyAwareImportance', 'latency_aware', 'combine',
@@ -36,11 +38,6 @@ def _prunable_groups(model:nn.Module, example_inputs)->list:
     "The channel groups the Pruner can prune: tuples of layer names (attention heads and protected groups left out)."
     units = PruningPerturbation().prepare(model, select_layers(model), example_inputs).units()
     return [tuple(u.group) for u in units if u.status == 'ok' and u.attention is None]
-
-def _macs(model, x)->int:
-    with torch.no_grad(), restoring(model):
-        model.eval()
-        return int(tp.utils.count_ops_and_params(model, x)[0])
 
 def _median_interval(d, conf:float=0.95)->tuple:
     "Distribution-free interval of the median of `d` (order statistics, binomial coverage >= `conf`); the whole range for few values."
@@ -79,7 +76,7 @@ def channel_latency(model:nn.Module, # the model; handed back unchanged
         groups = _prunable_groups(model, example_inputs)
         if not groups: raise ValueError(f"model has no prunable channel group ({type(model).__name__}): nothing to time")
         x = to_device(example_inputs, next(model.parameters()).device)
-        dense_macs = _macs(model, x)
+        dense_macs = model_macs(model, x)
         for group in groups:
             c = copy.deepcopy(model)
             pr = Pruner(c, dict.fromkeys(group, pct), example_inputs)
@@ -109,7 +106,7 @@ class LatencyAwareImportance(tp.importance.Importance):
         self.names = None
     @torch.no_grad()
     def __call__(self, group)->torch.Tensor:
-        if self.names is None: self.names = group._DG._module2name
+        if self.names is None: self.names = module_names(group)
         imp = self.base(group)
         imp = imp / imp.mean().clamp_min(1e-12)
         for item in group:
@@ -177,6 +174,13 @@ def _sizes(model:nn.Module)->tuple:
     raw = buf.getvalue()
     return len(raw), len(gzip.compress(raw, compresslevel=6))
 
+def _one_example(x):
+    "The first example of a batch of inputs: every tensor's first row, the rest as it is."
+    if isinstance(x, torch.Tensor): return x[:1] if x.dim() > 0 else x
+    if isinstance(x, dict): return {k: _one_example(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return type(x)(_one_example(v) for v in x)
+    return x
+
 def _weights(model:nn.Module)->list:
     "Every parameter, with a Sparsifier's masked weights as the layer computes them."
     out = []
@@ -202,9 +206,7 @@ class CompressionReport:
         params = list(model.parameters())
         if not params: raise ValueError(f"model has no parameters ({type(model).__name__}): nothing to measure")
         ws = _weights(model)
-        with torch.no_grad(), restoring(model):
-            model.eval()
-            macs, _ = tp.utils.count_ops_and_params(model, to_device(example_inputs, params[0].device))
+        macs = model_macs(model, to_device(_one_example(example_inputs), params[0].device))  # per example, whatever the batch
         lat = measure_latency(model, example_inputs, warmup=warmup, repeats=repeats, device=device)
         size, zipped = _sizes(model)
         s = score(model) if score is not None else math.nan
@@ -319,8 +321,8 @@ def _prune_channels(model, x, counts:dict)->tuple:
 
 def _structured(model, x, how, cost, budget, data, metric, device, levels, min_keep, verbose)->tuple:
     "(a pruned copy of `model` removing `budget` percent of its MACs or measured time, {layer: percent of channels removed}, settings to report)."
-    dense_macs = _macs(model, x)
-    removed = (lambda c: 100 * (1 - _macs(c, x) / dense_macs)) if cost == 'macs' else (lambda c: _time_saved(model, c, x, device))
+    dense_macs = model_macs(model, x)
+    removed = (lambda c: 100 * (1 - model_macs(c, x) / dense_macs)) if cost == 'macs' else (lambda c: _time_saved(model, c, x, device))
     if how in ('uniform', 'latency-aware'):
         extra = {}
         if how == 'uniform':  # every group the same share of its channels
@@ -424,7 +426,7 @@ def compress(model:nn.Module, # the model; handed back unchanged (a compressed c
     if structured not in STRUCTURED: raise ValueError(f"structured must be one of {', '.join(map(repr, STRUCTURED))}, got {structured!r}")
     if not (unstructured in UNSTRUCTURED or isinstance(unstructured, SensitivityResult)):
         raise ValueError(f"unstructured must be one of {', '.join(map(repr, UNSTRUCTURED))} or a SensitivityResult, got {unstructured!r}")
-    if isinstance(unstructured, SensitivityResult) and unstructured.compression != 'sparsity':
+    if isinstance(unstructured, SensitivityResult) and get_compression(unstructured.compression) is not SPARSITY:
         raise ValueError(f"unstructured: a SensitivityResult of sparsity is needed, got one of {unstructured.compression}")
     if fine_tune is not None and not callable(fine_tune): raise TypeError(f"fine_tune must be a function(model), got {type(fine_tune).__name__}")
     try: select_layers(model)

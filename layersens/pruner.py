@@ -11,9 +11,14 @@ import torch_pruning as tp
 import pandas as pd
 from fastcore.basics import patch
 from .core import compressible_layers, select_layers, layer_params, ModelSnapshot, COMPRESSIBLE_TYPES, out_channels
-from .criteria import get_criterion, gather_stats, CriterionImportance, produces_channels, touches_model_output
-from .perturb import PruningPerturbation, check_pct, to_device, attention_heads, head_importance, heads_to_remove, remove_heads
-from .perturb import trace_forward, model_outputs, tied_parameters, retie
+from .evaluation import to_device
+from .compression import check_pct
+from .criteria import get_criterion, gather_stats, CriterionImportance, produces_channels
+from .tp_adapter import (tp_guard, index_limit, build_graph, all_groups, full_group, pruning_group, touches_model_output, unmapped_reason,
+                                  trace_forward, model_outputs, tied_parameters, retie)
+from .heads import attention_heads, head_importance, heads_to_remove, remove_heads
+from .pruning import PruningPerturbation
+from .costs import model_macs, param_count
 
 # %% auto #0
 __all__ = ['Pruner', 'CollapseResult', 'collapse_channels']
@@ -116,9 +121,8 @@ def _heads_ratio(self:Pruner, a)->float:
 # %% ../nbs/75_pruner.ipynb #d9f495cb
 @patch
 def _counts(self:Pruner)->dict:
-    "Channels and parameters per layer, and the model's MACs and parameters (torch-pruning's counters)."
-    with contextlib.redirect_stdout(io.StringIO()):  # its counter prints a warning for keyword-only (tokenizer) inputs
-        macs, params = tp.utils.count_ops_and_params(self.model, self.example_inputs)
+    "Channels and parameters per layer, and the model's MACs (`model_macs`: weight products on the example batch) and parameters."
+    macs, params = model_macs(self.model, self.example_inputs), param_count(self.model)
     return dict(channels={n: out_channels(m) for n, m in self.layers.items()},
                 params={n: layer_params(m) for n, m in self.layers.items()}, macs=int(macs), total_params=int(params))
 
@@ -165,19 +169,20 @@ def prune_model(self:Pruner):
         heads = {n: heads_to_remove(head_importance(att[n], self.criteria, stats), att[n].n_kv, r)[0]
                  for n, r in self.head_ratios.items() if r > 0}  # chosen before anything is pruned
         if self._channel_units:
-            with torch.enable_grad(), warnings.catch_warnings():  # torch-pruning traces through autograd
-                # parameters outside known layers (norm weights, position embeddings) are pruned along their last dimension, as in a scan
-                warnings.filterwarnings('ignore', message='Unwrapped parameters detected')
-                rank = _KeepFloor(imp, lambda n: _keep(n, self.min_keep, self.round_to)) if self.context == 'global' else imp
-                pruner = tp.pruner.BasePruner(
-                    self.model, self.example_inputs, importance=rank, global_pruning=self.context == 'global',
-                    pruning_ratio=0. if local else self.ratios / 100,
-                    pruning_ratio_dict={self.layers[n]: v / 100 for n, v in self.ratios.items() if n not in head_layers} if local else None,
-                    iterative_steps=self.iterative_steps, ignored_layers=ignored, round_to=self.round_to,
-                    forward_fn=trace_forward, output_transform=model_outputs)
-            for step in range(self.iterative_steps):
-                if self.criteria.needs_data: imp.stats = stats if step == 0 else gather_stats(self.model, self.batches, self.criteria)
-                pruner.step()
+            with tp_guard(index_limit(self.model), {}):  # its graph build and every group it expands, as in a scan
+                with torch.enable_grad(), warnings.catch_warnings():  # torch-pruning traces through autograd
+                    # parameters outside known layers (norm weights, position embeddings) are pruned along their last dimension, as in a scan
+                    warnings.filterwarnings('ignore', message='Unwrapped parameters detected')
+                    rank = _KeepFloor(imp, lambda n: _keep(n, self.min_keep, self.round_to)) if self.context == 'global' else imp
+                    pruner = tp.pruner.BasePruner(
+                        self.model, self.example_inputs, importance=rank, global_pruning=self.context == 'global',
+                        pruning_ratio=0. if local else self.ratios / 100,
+                        pruning_ratio_dict={self.layers[n]: v / 100 for n, v in self.ratios.items() if n not in head_layers} if local else None,
+                        iterative_steps=self.iterative_steps, ignored_layers=ignored, round_to=self.round_to,
+                        forward_fn=trace_forward, output_transform=model_outputs)
+                for step in range(self.iterative_steps):
+                    if self.criteria.needs_data: imp.stats = stats if step == 0 else gather_stats(self.model, self.batches, self.criteria)
+                    pruner.step()
         removed = {n: remove_heads(self.model, n, h) for n, h in heads.items() if h}
         retie(tied)
     except BaseException:
@@ -214,6 +219,13 @@ def print_sparsity(self:Pruner)->pd.DataFrame:
     return df
 
 # %% ../nbs/75_pruner.ipynb #1c648fef
+def _zero_filters(m:nn.Module)->torch.Tensor:
+    "Per output channel of the Conv or Linear `m`: True where all its weights are zero."
+    wt = m.weight.detach()
+    if isinstance(m, nn.modules.conv._ConvTransposeNd):  # weight (in, out / groups, ...): one output channel per column
+        wt = wt.transpose(0, 1) if m.groups == 1 else torch.ones(m.out_channels, 1)
+    return (wt.flatten(1) == 0).all(1)
+
 def _zero_weight_channels(DG, group)->tuple:
     "Root channel indices of `group` whose producers all have zero weights, and the set of those whose output is zero too (biases, BatchNorm shifts)."
     root = list(group[0].idxs)
@@ -222,10 +234,7 @@ def _zero_weight_channels(DG, group)->tuple:
     for item in group:
         m, roots = item.dep.target.module, getattr(item, 'root_idxs', None) or root
         if produces_channels(DG, item.dep):
-            wt = m.weight.detach()
-            if isinstance(m, nn.modules.conv._ConvTransposeNd):  # weight (in, out / groups, ...): one output channel per column
-                wt = wt.transpose(0, 1) if m.groups == 1 else torch.ones(m.out_channels, 1)
-            w = (wt.flatten(1) == 0).all(1)
+            w = _zero_filters(m)
             out = w & (m.bias.detach() == 0) if m.bias is not None else w
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
             w = None
@@ -319,27 +328,31 @@ def collapse_channels(model:nn.Module, # the model to shrink in place
     removed, kept, snap = {}, {}, ModelSnapshot(model)
     modes, names = [(m, m.training) for m in model.modules()], {m: n for n, m in model.named_modules() if n}
     try:
-        with torch.enable_grad():
-            DG = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs, verbose=False)
-        for group in list(DG.get_all_groups(root_module_types=(nn.modules.conv._ConvNd, nn.Linear))):
+        DG, failed = build_graph(model, example_inputs), {}
+        groups = all_groups(DG, (nn.modules.conv._ConvNd, nn.Linear), failed)
+        for group in groups:
             if touches_model_output(DG, group): continue
             root = group[0].dep.target.module
-            fn = DG.get_pruner_of_module(root).prune_out_channels
-            group = DG.get_pruning_group(root, fn, list(range(out_channels(root))))  # its index mappings as the model is now
+            group = pruning_group(DG, root, list(range(out_channels(root))))  # its index mappings as the model is now
             candidates, zero = _zero_weight_channels(DG, group)
             if not candidates: continue
-            plan, why, never = _fold_plan(model, example_inputs, DG, DG.get_pruning_group(root, fn, candidates), zero, names)
+            if blocked := unmapped_reason(DG, group): plan, why, never = {}, dict.fromkeys(candidates, blocked), set(candidates)
+            else: plan, why, never = _fold_plan(model, example_inputs, DG, pruning_group(DG, root, candidates), zero, names)
             take = [r for r in candidates if r in plan or not (exact or r in never)]
             if len(take) >= len(group[0].idxs):  # a layer keeps at least one channel
                 why[take[0]], take = "the last channel of its group: a layer keeps at least one", take[1:]
             _fold([f for r in take for f in plan.get(r, [])])
-            if take: DG.get_pruning_group(root, fn, take).prune()
+            if take: pruning_group(DG, root, take).prune()
             for item in (item for item in group if produces_channels(DG, item.dep)):
                 n = names.get(item.dep.target.module)
                 if n is None: continue
                 if take: removed[n] = removed.get(n, 0) + len(take)
                 for i, r in zip(item.idxs, getattr(item, 'root_idxs', None) or item.idxs):
                     if r in why and r not in take: kept.setdefault(n, {}).setdefault(why[r], []).append(i)
+        grouped = {d.target.module for g in groups for d, _ in g if produces_channels(DG, d)}
+        for root, error in failed.items():  # a group torch-pruning could not expand: its root's zero filters stay
+            dead = torch.nonzero(_zero_filters(root)).flatten().tolist()
+            if dead and root not in grouped and root in names: kept.setdefault(names[root], {})[f"torch-pruning cannot expand its group ({error})"] = dead
     except BaseException:
         snap.restore()
         raise

@@ -234,7 +234,7 @@ def to_layer_targets(self:SensitivityResult,
     layers = [l for l in self.layers if l.measured]
     if not layers: raise ValueError("this result has no compressible layers to give targets to")
     modules = select_layers(model, [l.name for l in layers])
-    unit_of = {l.name: (l.group if self.compression == 'pruning' and l.group else (l.name,)) for l in layers}
+    unit_of = {l.name: (l.group if get_compression(self.compression).groups and l.group else (l.name,)) for l in layers}
     sens, params = {}, {}
     for l in layers:
         u = unit_of[l.name]
@@ -334,3 +334,27 @@ def save(self:SensitivitySweep, path)->Path:
 def load(cls:SensitivitySweep, path)->SensitivitySweep:
     "Read a sweep written by `save`."
     return persist.load(path, cls)
+
+# %% ../nbs/50_results.ipynb #dcec0acb
+@patch
+def allocate(self:SensitivitySweep,
+             budget:float, # percent to remove (sparsity: of the analysed layers' weights or MACs; pruning: of the model's), or mean bits (quantization)
+             cost:str='params', # 'params', 'macs', 'latency' (pruning); quantization: 'params' (bits per weight) or 'bitops'
+             *,
+             model:nn.Module, # the model the sweep analysed; handed back unchanged
+             example_inputs=None, # an input (for MACs, bit-operations, latency, pruning); default with data: its first batch's
+             min_level=None, # no unit below this level (quantization: fewer bits)
+             max_level=None, # no unit above this level (quantization: more bits; a bound excludes not quantizing)
+             fixed:dict|None=None, # {layer: level} held, not chosen (0: not compressed); a pruning group moves as one
+             costs=None, # a `UnitCosts` of this sweep to reuse (its latencies are measured once)
+             refine:int=0, # rounds of re-measuring each unit with the others compressed, then re-solving
+             data=None, # refine: batches to measure on (with metric=), or
+             metric=None, # refine: a metric name or callable (default: the sweep's)
+             eval_fn=None, # refine: a function model -> float instead of data and metric
+             stats:dict|None=None, # refine: statistics from `gather_stats`, for criteria that need data
+             verbose:bool=False, # show progress bars
+            ): # an `Allocation`
+    "One level per unit (0 or a level of the sweep) with the least predicted delta whose cost meets the budget: exact, by integer programming."
+    from layersens.allocate import allocate  # a later layer: imported when used
+    return allocate(self, budget, cost, model=model, example_inputs=example_inputs, min_level=min_level, max_level=max_level, fixed=fixed,
+                    costs=costs, refine=refine, data=data, metric=metric, eval_fn=eval_fn, stats=stats, verbose=verbose)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Check the notebooks as a reader of the rendered docs sees them.
 
-Renders every notebook of nbs/ and nbs/tutorials/ to HTML with nbconvert from its stored outputs (nothing is executed),
+Renders every notebook of nbs/, nbs/tutorials/ and nbs/explanations/ to HTML with nbconvert from its stored outputs (nothing is executed),
 opens each page in headless Chromium, and reports:
   - errors: error outputs, tracebacks stored in any output, pages that fail to render or log uncaught script errors;
   - empty figures: a shown code cell that calls a plotting function (`.plot...(`, `plt.`, `.show(`), does not close
@@ -30,7 +30,7 @@ LINK = re.compile(r'\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)|href="([^"
 
 def notebooks(args:list)->list:
     if args: return [Path(a).resolve() for a in args]
-    return sorted(p for d in (NBS, NBS/'tutorials') for p in d.glob('*.ipynb') if not p.name.startswith('_'))
+    return sorted(p for d in (NBS, NBS/'tutorials', NBS/'explanations') for p in d.glob('*.ipynb') if not p.name.startswith('_'))
 
 
 def directives(src:str)->set:
@@ -124,7 +124,7 @@ def browse(exe:str, page:Path)->tuple:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('notebooks', nargs='*', help='notebooks to check (default: nbs/*.ipynb and nbs/tutorials/*.ipynb)')
+    p.add_argument('notebooks', nargs='*', help='notebooks to check (default: nbs/*.ipynb, nbs/tutorials/*.ipynb and nbs/explanations/*.ipynb)')
     p.add_argument('--out', type=Path, default=Path(tempfile.gettempdir())/'layersens_docs_check', help='folder of the rendered pages')
     p.add_argument('--chromium', default=shutil.which('chromium') or shutil.which('chromium-browser'), help='the Chromium binary')
     a = p.parse_args()
