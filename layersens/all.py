@@ -14,6 +14,8 @@ from .data import *
 from .hf import *
 from .sources import *
 from .criteria import *
+from .methods import *
+from .calibration import *
 from .compression import *
 from .perturbation import *
 from .tp_adapter import *

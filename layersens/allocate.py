@@ -222,11 +222,15 @@ def _scorer(metric_name:str, higher_is_better:bool, data, metric, eval_fn):
 # %% ../nbs/69_allocate.ipynb #cefbbda2
 class _Emulator:
     "The sweep's own perturbations, stacked on a copy of the model: the metric of any allocation, the user's model untouched."
-    def __init__(self, sweep:SensitivitySweep, model:nn.Module, sample, stats, units:list, cands:dict, score):
+    def __init__(self, sweep:SensitivitySweep, model:nn.Module, sample, stats, units:list, cands:dict, score, calibration_data=None):
         self.model, self.score, self.sign = copy.deepcopy(model).eval(), score, 1. if sweep.results[0].higher_is_better else -1.
         comp = get_compression(sweep.compression)
         self.pert = make_perturbation(comp.name, stats=stats, **{k: v for k, v in sweep.results[0].settings.items() if k in comp.options})
         self.pert.prepare(self.model, select_layers(self.model, [n for u in units for n in u['layers']]), sample)
+        if self.pert.needs_data:  # the sweep's method (Wanda, SparseGPT, GPTQ) takes its statistics from the dense copy, as the scan did
+            if calibration_data is None:
+                raise ValueError(f"refine: the sweep's method {self.pert.method!r} needs calibration data: pass data= or calibration_data=")
+            self.pert.collect(self.model, self.pert.layers, calibration_data)
         self.pert.reuse = True  # masks and channels chosen once, on the unperturbed copy, whatever else is compressed
         key = (lambda pu: tuple(pu.group)) if comp.groups else (lambda pu: (pu.name,))
         by_key = {key(pu): pu for pu in self.pert.units()}
@@ -289,6 +293,7 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
              metric=None, # refine: a metric name or callable (default: the sweep's)
              eval_fn=None, # refine: a function model -> float instead of data and metric
              stats:dict|None=None, # refine: statistics from `gather_stats`, for criteria that need data
+             calibration_data=None, # refine with a data method (wanda, sparsegpt, gptq): batches to calibrate on (default: data)
              verbose:bool=False, # show progress bars
             )->Allocation:
     "One level per unit (0 or a level of the sweep) with the least predicted delta whose cost meets the budget: exact, by integer programming."
@@ -319,7 +324,7 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
         if stats is None and comp.uses_criteria:
             crit = get_criterion(sweep.results[0].settings.get('criteria', 'large_final'))
             if crit.needs: raise ValueError(f"stats: the sweep's criteria {crit.name!r} needs statistics: pass stats=gather_stats(model, batches, {crit.name!r})")
-        emu = _Emulator(sweep, model, example_inputs, stats, units, cands, score)
+        emu = _Emulator(sweep, model, example_inputs, stats, units, cands, score, data if calibration_data is None else calibration_data)
         for r in range(refine + 1):
             cur = rounds[-1]
             if r == refine: cur['measured'] = emu.delta(cur['levels']); break

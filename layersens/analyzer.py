@@ -13,7 +13,7 @@ from .evaluation import get_metric, describe_inputs, device_of, metric_value, ch
 from .evaluation import first_inputs, calibration_inputs, to_device, forward
 from .criteria import get_criterion
 from .compression import COMPRESSIONS, get_compression
-from .perturb import make_perturbation
+from .perturb import make_perturbation, check_method_options
 from .results import LayerSensitivity, SensitivityResult, SensitivitySweep
 from .checkpoint import ScanCheckpoint, model_digest, tensor_digest
 from .failures import EvaluationFailed, FAIL_FAST, ScanFailures, failure_outcome, recorded_failure
@@ -165,6 +165,16 @@ def _checkpoint(checkpoint)->ScanCheckpoint|None:
     if isinstance(checkpoint, (str, bytes)) or hasattr(checkpoint, '__fspath__'): return ScanCheckpoint(checkpoint)
     raise TypeError(f"checkpoint must be a file path or a ScanCheckpoint, got {type(checkpoint).__name__}")
 
+# %% ../nbs/55_analyzer.ipynb #750735b8
+@patch
+def _collect(self:SensitivityAnalyzer, pert, model:nn.Module, chosen:dict, verbose:bool):
+    "Gather the input statistics a data method (Wanda, SparseGPT, GPTQ) needs, once per scan: on `calibration_data`, else on `data`."
+    batches = self.calibration_data if self.calibration_data is not None else self.data
+    if batches is None:
+        raise ValueError(f"method {pert.method!r} needs calibration data (the inputs of every layer): pass data= or calibration_data= "
+                         f"to the SensitivityAnalyzer")
+    pert.collect(model, chosen, [batches] if isinstance(batches, (torch.Tensor, Mapping)) else batches, verbose)
+
 # %% ../nbs/55_analyzer.ipynb #994bb976
 @patch
 def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, verbose, checkpoint=None)->list:
@@ -182,8 +192,10 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
         if sample is not None: _check_sample(model, sample, 'sample' if self.sample is not None else 'data')
         chosen = select_layers(model, layers if layers is not None else self.layers, include_embeddings=self.include_embeddings)
         pert = make_perturbation(compression, **options).prepare(model, chosen, sample)
+        for lv in levels: pert.check_level(lv)
         if options.get('quant_activations') and self.calibration_data is not None:
             pert.calibrate(model, chosen, [to_device(x, dev) for x in calibration_inputs(self.calibration_data)])
+        if pert.needs_data: self._collect(pert, model, chosen, verbose)
         units = pert.units()
         if ck is not None: ck.start(self._fingerprint(model, compression, levels, chosen, units, options, early, pert, dev))
         try:
@@ -194,9 +206,10 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
                 baseline, outcomes, info = scan.run(self.data, early, verbose, f"{compression} sensitivity")
         finally:
             if ck is not None: ck.close()
-        settings = {k: (v if isinstance(v, (str, bool, int, float)) else getattr(v, 'name', repr(v)))
+        settings = {k: (v if v is None or isinstance(v, (str, bool, int, float)) else getattr(v, 'name', repr(v)))
                     for k, v in options.items() if k != 'stats'}
         if options.get('quant_activations'): settings['calibration'] = 'sample' if self.calibration_data is None else 'calibration_data'
+        if pert.needs_data: settings['method_data'] = 'data' if self.calibration_data is None else 'calibration_data'
         if early is not None: settings.update(early_stop=True, **early)
         results = []
         for lv in levels:
@@ -226,7 +239,7 @@ def _options(comp, **given)->dict:
 
 @patch
 def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, granularity, quant_per_channel, quant_activations,
-                    layers, stats, verbose, early_stop, min_batches, tol, checkpoint=None)->list:
+                    layers, stats, verbose, early_stop, min_batches, tol, checkpoint=None, method=None, pattern=None, group_size=None)->list:
     "One SensitivityResult per level of `levels`, sharing the baseline and the prepared perturbation."
     early = None
     if early_stop:
@@ -239,7 +252,8 @@ def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, gra
     if comp.uses_criteria and criteria.needs and stats is None:  # an error of the analysis, not of one layer
         raise ValueError(f"criteria {criteria.name!r} needs {', '.join(criteria.needs)}: compute "
                          f"stats = gather_stats(model, batches, {criteria.name!r}) and pass stats=stats")
-    opts = _options(comp, criteria=criteria, granularity=granularity, quant_per_channel=quant_per_channel, quant_activations=quant_activations, stats=stats)
+    opts = _options(comp, criteria=criteria, granularity=granularity, quant_per_channel=quant_per_channel, quant_activations=quant_activations,
+                    stats=stats, method=check_method_options(comp, method, pattern, group_size), pattern=pattern, group_size=group_size)
     return self._run(compression, levels, layers, opts,
                      early, self.verbose if verbose is None else verbose, checkpoint)
 
@@ -260,10 +274,13 @@ def analyze(self:SensitivityAnalyzer,
             min_batches:int=3, # early stopping: batches every layer sees first (at least 2)
             tol:float=0.01, # early stopping: intervals that fit together within tol x |baseline| count as tied
             checkpoint=None, # a file (or `ScanCheckpoint`): every finished evaluation is appended; run again with it to resume
+            method:str|None=None, # how each layer is compressed: 'magnitude' (default), 'wanda', 'sparsegpt' (sparsity); 'rtn' (default), 'gptq' (quantization)
+            pattern:str|None=None, # sparsity: N:M ('2:4', '4:8') instead of unstructured
+            group_size:int|None=None, # quantization: weights per scale along a row (default: one scale per row)
            )->SensitivityResult:
     "Sensitivity of each layer to `compression` at `level`."
     return self._analyze_levels(compression, [level], criteria, granularity, quant_per_channel, quant_activations,
-                                layers, stats, verbose, early_stop, min_batches, tol, checkpoint)[0]
+                                layers, stats, verbose, early_stop, min_batches, tol, checkpoint, method, pattern, group_size)[0]
 
 # %% ../nbs/55_analyzer.ipynb #50dccd46
 SWEEP_LEVELS = {n: c.sweep_levels for n, c in COMPRESSIONS.items()}  # each compression's default: percents; bits

@@ -58,6 +58,10 @@ def _parser()->argparse.ArgumentParser:
                     "alone: the compression's default levels (25 50 75 percent, 8 6 4 3 bits)")
     g.add_argument('--layers', nargs='+', default=None, help="layer names or globs, e.g. 'layer4.*' (default: every Conv and Linear)")
     g.add_argument('--granularity', default='weight', help='sparsity granularity (default: weight)')
+    g.add_argument('--method', default=None, help="how each layer is compressed: magnitude, wanda or sparsegpt (sparsity), rtn or gptq "
+                                                  "(quantization); the data methods calibrate on the scan's data (default: magnitude, rtn)")
+    g.add_argument('--pattern', default=None, help="N:M sparsity, e.g. 2:4 (two zeros in every four inputs of a row)")
+    g.add_argument('--group-size', type=int, default=None, help='quantization: weights per scale along a row (default: one scale per row)')
     g.add_argument('--device', default=None, help="'cpu' or 'cuda' (default: where the model is, the CPU)")
     g = s.add_argument_group('output')
     g.add_argument('--out', default='layersens_scan', help='output folder (default: ./layersens_scan)')
@@ -78,6 +82,8 @@ def _parser()->argparse.ArgumentParser:
     g.add_argument('--structured', choices=STRUCTURED, default='sensitivity', help='how channels are chosen (default: sensitivity)')
     g.add_argument('--sparsity', type=float, default=None, help='percent of the remaining Conv and Linear weights zeroed')
     g.add_argument('--unstructured', choices=UNSTRUCTURED, default='sensitivity', help='how per-layer sparsity is chosen (default: sensitivity)')
+    g.add_argument('--method', default='magnitude', help="how the sparsity step zeroes weights in a layer: magnitude, or wanda / sparsegpt "
+                                                        "calibrated on the data (default: magnitude)")
     g.add_argument('--no-collapse', action='store_true', help='keep channels whose output is exactly zero')
     g.add_argument('--no-recalibrate', action='store_true', help='keep the BatchNorm statistics as they are')
     g.add_argument('--epochs', type=int, default=0, help='fine-tuning epochs at the end (default: 0)')
@@ -125,6 +131,9 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
          levels:list|None=None, # several levels: a sweep instead of one level; empty: the compression's `SWEEP_LEVELS`
          layers:list|None=None, # names or globs (`match_layers`); default: every compressible layer
          granularity:str='weight', # sparsity granularity
+         method:str|None=None, # how each layer is compressed (see `SensitivityAnalyzer.analyze`); None: the compression's default
+         pattern:str|None=None, # sparsity: N:M, e.g. '2:4'
+         group_size:int|None=None, # quantization: weights per scale along a row
          device=None, # 'cpu', 'cuda' or None (where the model is)
          out='layersens_scan', # output folder
          resume:bool=False, # go on with the scan recorded in out/checkpoint.jsonl (else it is started afresh)
@@ -150,7 +159,7 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
     if resume and not ck.path.exists(): _note(verbose, f"nothing to resume in {out}: starting the scan")
     if not resume and ck.path.exists(): ck.path.unlink()
     an = SensitivityAnalyzer(lm.model, data=ld.batches, metric=metric, device=device, layers=chosen, verbose=verbose)
-    kw = dict(granularity=granularity, checkpoint=ck)
+    kw = dict(granularity=granularity, checkpoint=ck, method=method, pattern=pattern, group_size=group_size)
     if levels is None: res, sweep = an.analyze(compression, lvls[0], **kw), None
     else: res, sweep = None, an.sweep(compression, lvls, **kw)
     files, targets = {}, None
@@ -229,6 +238,7 @@ def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: 
                      metric:str|None=None, # a name from `METRICS`; default: `default_metric`
                      macs:float|None=None, latency:float|None=None, structured:str='sensitivity', # structured pruning (see `compress`)
                      sparsity:float|None=None, unstructured:str='sensitivity', # unstructured sparsity
+                     method:str='magnitude', # how the sparsity step zeroes weights in a layer (see `compress`)
                      collapse:bool=True, recalibrate:bool=True, # the other steps
                      epochs:int=0, lr:float=1e-3, # fine-tuning at the end (AdamW, cross-entropy)
                      train_data:str|None=None, # images to recalibrate BatchNorm on and (labelled) to fine-tune on; default: the digits' training split, else half of `data`
@@ -284,7 +294,7 @@ def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: 
     if dev is not None: lm.model.to(dev)
     x = split_batch(ld.batches[0], 0)[0]
     compressed, report = compress(lm.model, x, data=fit, eval_data=scored, recalibrate_data=recal, metric=metric, macs=macs, latency=latency,
-                                  structured=structured, collapse=collapse, sparsity=sparsity, unstructured=unstructured, recalibrate=has_bn,
+                                  structured=structured, collapse=collapse, sparsity=sparsity, unstructured=unstructured, method=method, recalibrate=has_bn,
                                   fine_tune=train, latency_device=dev, verbose=verbose)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     files = dict(model=out/'model.pt', report=out/'report.json', csv=out/'report.csv', png=out/'report.png')
@@ -333,7 +343,7 @@ def _compress_main(args)->int:
     "`layersens compress`: run `compress_command` and print the report."
     r, code = _guarded('compress', lambda: compress_command(
         args.model, args.data, **_shared(args), macs=args.macs, latency=args.latency, structured=args.structured, sparsity=args.sparsity,
-        unstructured=args.unstructured, collapse=not args.no_collapse, recalibrate=not args.no_recalibrate, epochs=args.epochs, lr=args.lr,
+        unstructured=args.unstructured, method=args.method, collapse=not args.no_collapse, recalibrate=not args.no_recalibrate, epochs=args.epochs, lr=args.lr,
         train_data=args.train_data, device=args.device, out=args.out, verbose=not args.quiet), "nothing was written")
     if r is None: return code
     _print_sources(r)
@@ -354,7 +364,7 @@ def main(argv=None):
     a = vars(args)
     r, code = _guarded('scan', lambda: scan(
         args.model, args.data, **_shared(args), compression=args.compression, level=args.level, levels=args.levels, layers=args.layers,
-        granularity=args.granularity, device=args.device, out=args.out, resume=args.resume,
+        granularity=args.granularity, method=args.method, pattern=args.pattern, group_size=args.group_size, device=args.device, out=args.out, resume=args.resume,
         **{k: a[k] for k in ('target_pct', 'min_pct', 'max_pct', 'gamma')}, verbose=not args.quiet),
         f"the finished evaluations are in {Path(args.out)/'checkpoint.jsonl'}: run the same command with --resume to go on")
     if r is None: return code

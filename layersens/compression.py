@@ -51,6 +51,7 @@ class Compression:
     needs_sample:bool = False # its perturbation traces the model, so preparing it (and costing its units) needs an example input
     removed_from:str = '' # what a 'removed' budget is a percent of: 'layers' (the analysed layers' weights and their MACs) or 'model'
     applier:Callable|None = None # how its compressor takes targets: f(compressor class, model, targets, options, example_inputs, permanent, **kwargs)
+    methods:tuple = () # the names of the methods that carry it out in one layer (`layersens.methods`), the default first
 
     def __repr__(self): return f"Compression({self.name!r})"
     @property
@@ -59,8 +60,8 @@ class Compression:
 # %% ../nbs/25_compression.ipynb #6ac1f0c4
 def _sparsify(cls, model, targets, options, example_inputs, permanent, **kwargs):
     "A `Sparsifier` with the analysis' granularity and criterion, masks at `targets`; `permanent` bakes them into the weights."
-    sp = cls(model, **{**{k: options[k] for k in ('granularity', 'criteria') if k in options}, **kwargs})
-    sp.sparsify_model(targets)
+    sp = cls(model, **{**{k: options[k] for k in ('granularity', 'criteria', 'method') if k in options}, **kwargs})
+    sp.sparsify_model(targets, pattern=options.get('pattern'))
     if permanent: sp.make_permanent()
     return sp
 
@@ -74,20 +75,24 @@ def _prune(cls, model, targets, options, example_inputs, permanent, **kwargs):
 def _quantize(cls, model, targets, options, example_inputs, permanent, **kwargs):
     "A `Quantizer` with the analysis' scales that has rounded the layers of `targets`; None when every layer stays in floating point."
     if not targets: return None
-    opts = {k: options[o] for o, k in (('quant_per_channel', 'per_channel'), ('quant_activations', 'activations')) if o in options}
+    opts = {k: options[o] for o, k in (('quant_per_channel', 'per_channel'), ('quant_activations', 'activations'), ('method', 'method'),
+                                       ('group_size', 'group_size')) if o in options}
     if opts.get('activations') and example_inputs is not None: opts['calibration_data'] = example_inputs
     q = cls(model, targets, **{**opts, **kwargs})
     q.quantize_model()
     return q
 
 # %% ../nbs/25_compression.ipynb #ad0f7317
-SPARSITY = Compression('sparsity', '%', 0, 100, True, (25, 50, 75), 80, False, True, ('criteria', 'granularity', 'stats'), ('params', 'macs'), 'removed',
-                       'layersens.perturb:SparsityPerturbation', 'layersens.sparsifier:Sparsifier', removed_from='layers', applier=_sparsify)
+SPARSITY = Compression('sparsity', '%', 0, 100, True, (25, 50, 75), 80, False, True, ('criteria', 'granularity', 'stats', 'method', 'pattern'),
+                       ('params', 'macs'), 'removed',
+                       'layersens.perturb:SparsityPerturbation', 'layersens.sparsifier:Sparsifier', removed_from='layers', applier=_sparsify,
+                       methods=('magnitude', 'wanda', 'sparsegpt'))
 PRUNING = Compression('pruning', '%', 0, 100, False, (25, 50, 75), 30, True, True, ('criteria', 'stats'), ('params', 'macs', 'latency'), 'removed',
                       'layersens.perturb:PruningPerturbation', 'layersens.pruner:Pruner', needs_sample=True, removed_from='model', applier=_prune)
-QUANTIZATION = Compression('quantization', 'bits', 2, 16, True, (8, 6, 4, 3), 4, False, False, ('quant_per_channel', 'quant_activations'),
+QUANTIZATION = Compression('quantization', 'bits', 2, 16, True, (8, 6, 4, 3), 4, False, False, ('quant_per_channel', 'quant_activations', 'method', 'group_size'),
                            ('params', 'bitops'), 'mean',
-                           'layersens.perturb:QuantizationPerturbation', 'layersens.quantizer:Quantizer', applier=_quantize)
+                           'layersens.perturb:QuantizationPerturbation', 'layersens.quantizer:Quantizer', applier=_quantize,
+                           methods=('rtn', 'gptq'))
 COMPRESSIONS = {c.name: c for c in (SPARSITY, PRUNING, QUANTIZATION)} # name -> Compression (`in` and iteration give the names)
 
 def get_compression(compression, # a name from `COMPRESSIONS`, or a `Compression`
@@ -129,6 +134,20 @@ def check_level(compression, # a name from `COMPRESSIONS`, or a `Compression`
                ):
     "Validate `level` for `compression`, raising a ValueError/TypeError that says what is allowed."
     return get_compression(compression).check_level(level)
+
+# %% ../nbs/25_compression.ipynb #94470eb4
+def _check_method(self:Compression,
+                  method:str|None=None, # a name from `methods`, or None for the default
+                 )->str|None: # the method's name; None for a compression without methods
+    "The method `method` names for this compression (its default for None), or a ValueError naming `method` and the choices."
+    if method is None: return self.methods[0] if self.methods else None
+    if not self.methods:
+        raise ValueError(f"method: {self.name} takes no method (its units are dependency groups ranked by a criterion), got {method!r}")
+    if method not in self.methods:
+        raise ValueError(f"method must be one of {', '.join(map(repr, self.methods))} for {self.name}, got {method!r}")
+    return method
+
+Compression.check_method = _check_method
 
 # %% ../nbs/25_compression.ipynb #239f6cb0
 def _axis_value(self:Compression,

@@ -14,9 +14,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['COMPRESSIBLE_TYPES', 'EMBEDDING_TYPES', 'CONV_TYPES', 'LINEAR_TYPES', 'out_channels', 'WeightView', 'weight_views',
-           'compressible_layers', 'tiny_cnn', 'weight_holder', 'is_masked', 'call_site', 'inputs_at', 'layer_params',
-           'layer_inventory', 'select_layers', 'ModelSnapshot', 'restoring', 'progress', 'check_int']
+__all__ = ['COMPRESSIBLE_TYPES', 'EMBEDDING_TYPES', 'CONV_TYPES', 'LINEAR_TYPES', 'out_channels', 'WeightView', 'is_conv1d',
+           'weight_views', 'compressible_layers', 'tiny_cnn', 'weight_holder', 'is_masked', 'call_site', 'inputs_at',
+           'layer_params', 'layer_inventory', 'select_layers', 'ModelSnapshot', 'restoring', 'progress', 'check_int',
+           'is_stack', 'find_blocks']
 
 # %% ../nbs/00_core.ipynb #d6f582c8
 COMPRESSIBLE_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -66,7 +67,9 @@ class WeightView(nn.Linear):
 
 _VIEWS = weakref.WeakKeyDictionary()  # owner module -> {name suffix: WeightView}: the same objects on every call
 
-def _is_conv1d(m)->bool: return type(m).__name__ == 'Conv1D' and type(m).__module__.startswith('transformers') and hasattr(m, 'nf')
+def is_conv1d(m)->bool:
+    "Whether `m` is a transformers `Conv1D` (GPT-2's fully connected layer, its weight stored (in, out))."
+    return type(m).__name__ == 'Conv1D' and type(m).__module__.startswith('transformers') and hasattr(m, 'nf')
 
 def weight_views(module:nn.Module, # a module of the model
                  name:str='', # its qualified name
@@ -80,7 +83,7 @@ def weight_views(module:nn.Module, # a module of the model
                            for i, k in enumerate('qkv')}
             _VIEWS[module] = views
         return {f"{name}.{k}" if name else k: v for k, v in _VIEWS[module].items()}
-    if _is_conv1d(module):
+    if is_conv1d(module):
         if module not in _VIEWS: _VIEWS[module] = {'': WeightView(module, 'weight', 'bias' if module.bias is not None else None, transposed=True)}
         return {name: _VIEWS[module]['']}
     return {}
@@ -289,3 +292,18 @@ def check_int(name:str, # the argument's name, for the message
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     return int(value)
+
+# %% ../nbs/00_core.ipynb #fe0514f3
+def is_stack(m:nn.Module)->bool:
+    "Whether `m` is a ModuleList or Sequential of 2 or more children (a candidate stack of repeated blocks)."
+    return isinstance(m, (nn.ModuleList, nn.Sequential)) and len(m) >= 2
+
+def find_blocks(model:nn.Module, # the model
+               )->tuple|None: # (qualified name, container), or None when the model has no such container
+    "The model's repeated blocks: the ModuleList or Sequential of 2 or more children that holds the most parameters."
+    best, most = None, 0
+    for name, m in model.named_modules():
+        if is_stack(m):
+            n = sum(p.numel() for p in m.parameters())
+            if n > most: best, most = (name, m), n
+    return best

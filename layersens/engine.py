@@ -11,11 +11,11 @@ import torch.fx as fx
 from torch import nn
 from torch.utils import _pytree as pytree
 from fastcore.basics import patch
-from .core import tiny_cnn
+from .core import tiny_cnn, find_blocks, is_stack
 from .evaluation import forward
 
 # %% auto #0
-__all__ = ['UnsafeForIncremental', 'IncrementalForward', 'find_blocks', 'BlockCache', 'AutoEngine', 'make_engine']
+__all__ = ['UnsafeForIncremental', 'IncrementalForward', 'BlockCache', 'AutoEngine', 'make_engine']
 
 # %% ../nbs/40_engine.ipynb #a3df9374
 class UnsafeForIncremental(RuntimeError):
@@ -190,19 +190,6 @@ def rerun(self:IncrementalForward, modules:tuple):
         raise UnsafeForIncremental("the model modified a stored value in place")
     return lookup(self.nodes[-1])
 
-# %% ../nbs/40_engine.ipynb #03e48b58
-def _is_stack(m:nn.Module)->bool: return isinstance(m, (nn.ModuleList, nn.Sequential)) and len(m) >= 2
-
-def find_blocks(model:nn.Module, # the model
-               )->tuple|None: # (qualified name, container), or None when the model has no such container
-    "The model's repeated blocks: the ModuleList or Sequential of 2 or more children that holds the most parameters."
-    best, most = None, 0
-    for name, m in model.named_modules():
-        if _is_stack(m):
-            n = sum(p.numel() for p in m.parameters())
-            if n > most: best, most = (name, m), n
-    return best
-
 # %% ../nbs/40_engine.ipynb #27731ffb
 _MISSING = object()
 
@@ -249,7 +236,7 @@ class BlockCache:
             m = todo.pop()
             if m not in path: path.add(m); todo += self.parents.get(m, [])
         beside = {c for a in path for c in a.children() if c not in path}
-        self.path, self.kept = path, set(self.blocks) | beside | {c for s in [*self.blocks, *beside] if _is_stack(s) for c in s.children()}
+        self.path, self.kept = path, set(self.blocks) | beside | {c for s in [*self.blocks, *beside] if is_stack(s) for c in s.children()}
         self.calls, self.inputs, self.first, self.holders, self.cache_bytes, self._plans = None, None, {}, {}, 0, {}
 
 # %% ../nbs/40_engine.ipynb #8fe04cb0

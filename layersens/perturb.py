@@ -12,14 +12,27 @@ from .heads import AttentionHeads, attention_heads, head_importance, heads_to_re
 from .pruning import PruningPerturbation
 
 # %% auto #0
-__all__ = ['make_perturbation', 'Unit', 'Perturbed', 'Perturbation', 'SparsityPerturbation', 'fake_quantize',
-           'fake_quantize_affine', 'input_quantizer', 'QuantizationPerturbation', 'GroupDiverged', 'model_outputs',
-           'trace_forward', 'pruning_group', 'group_params_removed', 'tied_parameters', 'retie', 'prune_copy',
-           'AttentionHeads', 'attention_heads', 'head_importance', 'heads_to_remove', 'remove_heads',
+__all__ = ['check_method_options', 'make_perturbation', 'Unit', 'Perturbed', 'Perturbation', 'SparsityPerturbation',
+           'fake_quantize', 'fake_quantize_affine', 'input_quantizer', 'QuantizationPerturbation', 'GroupDiverged',
+           'model_outputs', 'trace_forward', 'pruning_group', 'group_params_removed', 'tied_parameters', 'retie',
+           'prune_copy', 'AttentionHeads', 'attention_heads', 'head_importance', 'heads_to_remove', 'remove_heads',
            'PruningPerturbation']
 
 # %% ../nbs/30_perturb.ipynb #08cad216
 _all_ = ['Unit', 'Perturbed', 'Perturbation', 'SparsityPerturbation', 'fake_quantize', 'fake_quantize_affine', 'input_quantizer', 'QuantizationPerturbation', 'GroupDiverged', 'model_outputs', 'trace_forward', 'pruning_group', 'group_params_removed', 'tied_parameters', 'retie', 'prune_copy', 'AttentionHeads', 'attention_heads', 'head_importance', 'heads_to_remove', 'remove_heads', 'PruningPerturbation']
+
+# %% ../nbs/30_perturb.ipynb #2caa062e
+def check_method_options(compression, # a name from `COMPRESSIONS`, or a `Compression`
+                         method:str|None=None, # a method of the compression, or None for its default
+                         pattern:str|None=None, # an N:M pattern: sparsity only
+                         group_size:int|None=None, # a quantization group size: quantization only
+                        )->str|None: # the method to use
+    "The method for `compression`, after checking that `pattern` and `group_size` are given only to the compression that takes them."
+    comp = get_compression(compression)
+    if pattern is not None and comp.name != 'sparsity': raise ValueError(f"pattern: only sparsity takes an N:M pattern, not {comp.name}; got {pattern!r}")
+    if group_size is not None and comp.name != 'quantization':
+        raise ValueError(f"group_size: only quantization takes a group size, not {comp.name}; got {group_size!r}")
+    return comp.check_method(method)
 
 # %% ../nbs/30_perturb.ipynb #ed1d041d
 def make_perturbation(compression:str, # one of `COMPRESSIONS`
@@ -28,7 +41,12 @@ def make_perturbation(compression:str, # one of `COMPRESSIONS`
                       quant_per_channel:bool=True, # per-output-channel weight scales (quantization)
                       quant_activations:bool=False, # also fake-quantize layer inputs (quantization)
                       stats:dict|None=None, # statistics from `gather_stats`, for criteria that need data
+                      method:str|None=None, # how one layer is compressed (see `Compression.methods`); None: the compression's default
+                      pattern:str|None=None, # N:M sparsity ('2:4': two zeros in every four inputs of a row), or None (sparsity)
+                      group_size:int|None=None, # weights sharing one scale along a row (quantization); None: one per row
                      )->Perturbation:
     "The perturbation for `compression` (its description's `perturbation_class`) with the options it takes."
-    return get_compression(compression).perturbation_class.from_options(criteria=criteria, granularity=granularity, stats=stats,
-                                                                         per_channel=quant_per_channel, activations=quant_activations)
+    comp = get_compression(compression)
+    return comp.perturbation_class.from_options(criteria=criteria, granularity=granularity, stats=stats, per_channel=quant_per_channel,
+                                                activations=quant_activations, method=check_method_options(comp, method, pattern, group_size),
+                                                pattern=pattern, group_size=group_size)

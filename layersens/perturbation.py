@@ -12,6 +12,8 @@ from .evaluation import forward
 from .core import compressible_layers, call_site, inputs_at
 from .compression import check_level
 from .criteria import get_criterion, granularity_dims, keep_mask
+from .methods import get_method, compress_layer, method_unsupported, parse_pattern, to_weight_layout
+from .calibration import calibrate, uncalibrated
 
 # %% auto #0
 __all__ = ['Unit', 'Perturbed', 'Perturbation', 'SparsityPerturbation', 'fake_quantize', 'fake_quantize_affine',
@@ -53,34 +55,83 @@ class Perturbation:
         "The units, one per requested layer unless a subclass couples them."
         return [Unit(n, (n,), (n,), m) for n, m in self.layers.items()]
     def check_level(self, level): return check_level(self.compression, level)
+    needs_data = False # True: its method takes statistics of the layers' inputs, which `collect` gathers before any unit is applied
     @contextmanager
     def apply(self, unit:Unit, level): raise NotImplementedError
 
+# %% ../nbs/26_perturbation.ipynb #e02ba59b
+def _mark_misfits(pert:Perturbation, units:list)->list:
+    "`units`, those the method cannot compress marked 'unsupported' with the reason (a layer no hook can calibrate, a pattern its width does not fit)."
+    bad = uncalibrated(pert.model, {u.name: u.module for u in units}) if pert.needs_data else {}
+    m = parse_pattern(getattr(pert, 'pattern', None) or '1:2')[1]
+    for u in units:
+        if u.name in bad: u.status, u.note = 'unsupported', bad[u.name]
+        elif getattr(pert, 'pattern', None) and (cols := u.module.weight[0].numel()) % m:
+            u.status, u.note = 'unsupported', f"pattern {pert.pattern!r} needs a layer width that is a multiple of {m}; this layer has {cols} input columns"
+    return units
+
+def _method_result(pert:Perturbation, unit:Unit, level, saved:torch.Tensor)->tuple:
+    "(what `pert`'s method makes of `unit` at `level`: a keep mask, or the new weight of a method that moves weights; weights zeroed), kept."
+    m, stats, key = unit.module, pert.calibration.get(unit.name), (unit.name, level)
+    if pert.needs_data and stats is None:
+        raise ValueError(f"no input statistics for layer {unit.name!r}: call collect(model, layers, data) before applying {pert.method!r}")
+    opts = dict(pattern=pert.pattern) if pert.compression == 'sparsity' else dict(group_size=pert.group_size)
+    try:
+        mask = compress_layer(m, pert.method, level, stats, **opts)
+        new = m.weight.detach().clone()
+    finally:
+        with torch.no_grad(): m.weight.copy_(saved)
+    removed = int(((saved != 0) & (new == 0)).sum()) if mask is not None else 0
+    result = to_weight_layout(m, mask) if mask is not None and pert.method != 'sparsegpt' else new
+    if pert.needs_data or pert.reuse: pert._masks[key] = result, removed  # statistics fixed at `collect`: the same answer every time
+    return result, removed
+
 # %% ../nbs/26_perturbation.ipynb #412928e4
 class SparsityPerturbation(Perturbation):
-    "Unstructured (or group) sparsity of one layer by a criterion."
+    "Unstructured, N:M or group sparsity of one layer: by a criterion (magnitude), or by a data method (Wanda, SparseGPT)."
     compression = 'sparsity'
-    def __init__(self, criteria='large_final', granularity:str='weight', stats:dict|None=None):
+    def __init__(self, criteria='large_final', granularity:str='weight', stats:dict|None=None, method:str='magnitude', pattern:str|None=None):
         self.criteria, self.granularity, self.stats = get_criterion(criteria), granularity, stats
+        self.method, self.pattern, self.calibration = get_method(method, 'sparsity').name, pattern, {}
+        parse_pattern(pattern)
+        if self.by_method and granularity != 'weight':
+            raise ValueError(f"granularity: method {self.method!r}{' with a pattern' if pattern else ''} zeroes single weights; "
+                             f"use granularity='weight', got {granularity!r}")
     @classmethod
-    def from_options(cls, criteria='large_final', granularity='weight', stats=None, **_): return cls(criteria, granularity, stats)
+    def from_options(cls, criteria='large_final', granularity='weight', stats=None, method='magnitude', pattern=None, **_):
+        return cls(criteria, granularity, stats, method, pattern)
+    @property
+    def by_method(self)->bool: return self.method != 'magnitude' or self.pattern is not None  # else: the criterion's mask
+    @property
+    def needs_data(self)->bool: return get_method(self.method).stats is not None
     def prepare(self, model, layers, sample=None):
         for n, m in layers.items():
             try: granularity_dims(m, self.granularity)
             except ValueError as e: raise ValueError(f"{e} (layer {n!r})") from None
         self._masks = {}
         return super().prepare(model, layers, sample)
+    def units(self)->list:
+        return _mark_misfits(self, super().units()) if self.by_method else super().units()
+    def collect(self, model:nn.Module, layers:dict, data, verbose:bool=False):
+        "Gather, once, the statistics of the layers' inputs on `data` that the method needs (input norms, or X^T X)."
+        bad = uncalibrated(model, layers)
+        ok = {n: m for n, m in layers.items() if n not in bad}
+        self.calibration = calibrate(model, ok, data, kind=get_method(self.method).stats, verbose=verbose).stats if ok else {}
+        return self
     @contextmanager
     def apply(self, unit:Unit, level):
         w = unit.module.weight
         saved = w.detach().clone()
         if (unit.name, level) in self._masks: mask, removed = self._masks[unit.name, level]
+        elif self.by_method: mask, removed = _method_result(self, unit, level, saved)  # kept: see below
         else:
             mask = keep_mask(unit.module, level, self.criteria, self.granularity, self.stats)
             removed = int((saved[~mask] != 0).sum())
             if self.reuse: self._masks[unit.name, level] = mask, removed
         try:
-            with torch.no_grad(): w.mul_(mask)
+            with torch.no_grad():
+                if mask.dtype == torch.bool: w.mul_(mask)
+                else: w.copy_(mask)  # SparseGPT: the pruned and updated weight
             yield Perturbed(self.model, unit.group, removed, removed > 0, (getattr(unit.module, 'owner', unit.module),))
         finally:
             with torch.no_grad(): w.copy_(saved)
@@ -123,15 +174,33 @@ def input_quantizer(lo:float, # lowest value of the calibrated range
 
 # %% ../nbs/26_perturbation.ipynb #26182028
 class QuantizationPerturbation(Perturbation):
-    "Fake quantization of one layer's weights (and optionally its input activations)."
+    "Fake quantization of one layer's weights (round to nearest, or GPTQ), and optionally of its input activations."
     compression = 'quantization'
-    def __init__(self, per_channel:bool=True, activations:bool=False):
-        self.per_channel, self.activations = per_channel, activations
+    def __init__(self, per_channel:bool=True, activations:bool=False, method:str='rtn', group_size:int|None=None):
+        self.per_channel, self.activations, self.group_size = per_channel, activations, group_size
+        self.method, self.calibration, self._masks = get_method(method, 'quantization').name, {}, {}
+        if group_size is not None and (isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1):
+            raise ValueError(f"group_size must be None (one scale per row) or an int >= 1, got {group_size!r}")
+        if not per_channel and (self.method != 'rtn' or group_size is not None):
+            raise ValueError(f"quant_per_channel: {self.method!r}{' with group_size' if group_size else ''} sets one scale per output row "
+                             f"(or per group of it); per_channel=False is only for round to nearest without groups")
     @classmethod
-    def from_options(cls, per_channel=True, activations=False, **_): return cls(per_channel, activations)
+    def from_options(cls, per_channel=True, activations=False, method='rtn', group_size=None, **_):
+        return cls(per_channel, activations, method, group_size)
+    @property
+    def by_method(self)->bool: return self.method != 'rtn' or self.group_size is not None  # else: `fake_quantize`
+    @property
+    def needs_data(self)->bool: return get_method(self.method).stats is not None
+    def check_level(self, level):
+        level = check_level(self.compression, level)
+        if self.method == 'gptq' and not 2 <= level <= 8: raise ValueError(f"level: GPTQ rounds to 2 to 8 bits, got {level}")
+        return level
+    def units(self)->list:
+        return _mark_misfits(self, super().units())
+    collect = SparsityPerturbation.collect
     def prepare(self, model, layers, sample=None):
         super().prepare(model, layers, sample)
-        self.ranges = {}
+        self.ranges, self._masks = {}, {}
         if self.activations:
             if sample is None: raise ValueError("sample is required to calibrate activation ranges (quant_activations=True)")
             def record(name, pos):
@@ -161,7 +230,10 @@ class QuantizationPerturbation(Perturbation):
         w = m.weight
         saved = w.detach().clone()
         try:
-            with torch.no_grad(): w.copy_(fake_quantize(saved, level, self.per_channel))
+            if not self.by_method: new = fake_quantize(saved, level, self.per_channel)
+            elif (unit.name, level) in self._masks: new = self._masks[unit.name, level][0]
+            else: new = _method_result(self, unit, level, saved)[0]
+            with torch.no_grad(): w.copy_(new)
             changed = not torch.equal(w, saved)
             if self.activations and unit.name in self.ranges:
                 lo, hi = self.ranges[unit.name]

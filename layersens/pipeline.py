@@ -25,6 +25,7 @@ from .evaluation import evaluate, batch_metrics, get_metric, METRICS, to_device,
 from .analyzer import SensitivityAnalyzer
 from .pruner import Pruner, collapse_channels
 from .sparsifier import Sparsifier
+from .methods import get_method
 from .quantizer import recalibrate_bn
 from .latency import measure_latency, compare_latency, timed_calls
 from .costs import UnitCosts, model_macs
@@ -363,11 +364,11 @@ def _mixed_result(model, data, level)->SensitivityResult:
               for n, m in mods.items() if n in v.index]
     return SensitivityResult('sparsity', level, 'mixed', False, math.nan, layers, dict(proxy='mixed'))
 
-def _unstructured(model, x, how, sparsity, data, metric, levels, verbose)->dict:
+def _unstructured(model, x, how, sparsity, data, metric, levels, verbose, method='magnitude')->dict:
     "{layer: percent} that zeroes `sparsity` percent of the Conv and Linear weights."
     if how == 'uniform': return dict.fromkeys(select_layers(model), float(sparsity))
     if how == 'sensitivity':
-        sweep = SensitivityAnalyzer(model, data=data, metric=metric, verbose=verbose).sweep('sparsity', levels)
+        sweep = SensitivityAnalyzer(model, data=data, metric=metric, verbose=verbose).sweep('sparsity', levels, method=method)
         return sweep.allocate(sparsity, model=model, example_inputs=x).targets
     result = _mixed_result(model, data, sparsity) if how == 'mixed' else how
     return result.to_layer_targets(model, sparsity, min_pct=0, max_pct=min(99., max(sparsity, 2 * sparsity)))
@@ -403,6 +404,7 @@ def compress(model:nn.Module, # the model; handed back unchanged (a compressed c
              collapse:bool=True, # remove channels whose output is exactly zero
              sparsity:float|None=None, # percent of the remaining Conv and Linear weights zeroed
              unstructured='sensitivity', # 'sensitivity', 'mixed', 'uniform', or a SensitivityResult (e.g. from `combine`)
+             method:str='magnitude', # how the unstructured step zeroes weights in a layer: 'magnitude', or 'wanda' / 'sparsegpt' calibrated on `data`
              recalibrate:bool=True, # re-estimate BatchNorm statistics (on `recalibrate_data`)
              recalibrate_data=None, # batches BatchNorm is recalibrated on (default: `data`); never the batches that score the report
              recalibrate_batches:int=32, # use at most this many of them
@@ -435,6 +437,8 @@ def compress(model:nn.Module, # the model; handed back unchanged (a compressed c
     if (((macs or latency) and structured == 'sensitivity') or (sparsity and unstructured in ('sensitivity', 'mixed'))) and data is None:
         raise ValueError("data is needed for the sensitivity scans: pass data=[(inputs, targets), ...], or structured='uniform' "
                          "(or 'latency-aware') and unstructured='uniform'")
+    if get_method(method, 'sparsity').stats and sparsity and data is None:
+        raise ValueError(f"data is needed to calibrate method={method!r} (the inputs of every layer): pass data=[(inputs, targets), ...]")
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats for m in model.modules())
     scorer = 'eval_data' if eval_data is not None else 'data, which scores the report when eval_data is not given'
     eval_data = data if eval_data is None else eval_data
@@ -452,7 +456,8 @@ def compress(model:nn.Module, # the model; handed back unchanged (a compressed c
     score = None if eval_data is None else (lambda m: _scored(m, eval_data, metric, model))
     name = metric if isinstance(metric, str) else getattr(metric, '__name__', 'metric')
     report = CompressionReport(name, settings=dict(macs=macs, latency=latency, structured=structured, min_keep=min_keep, sparsity=sparsity,
-                                                   unstructured=unstructured if isinstance(unstructured, str) else 'result', recalibration=None))
+                                                   unstructured=unstructured if isinstance(unstructured, str) else 'result', method=method,
+                                                   recalibration=None))
     rec = lambda step, m: report.record(step, m, example_inputs, score, device=latency_device)
     with restoring(model):
         model.eval()
@@ -471,9 +476,10 @@ def compress(model:nn.Module, # the model; handed back unchanged (a compressed c
                 rec('collapse', c)
             sp = None
             if sparsity:
-                targets = _unstructured(c, example_inputs, unstructured, sparsity, data, metric, list(sparsity_levels), verbose)
+                targets = _unstructured(c, example_inputs, unstructured, sparsity, data, metric, list(sparsity_levels), verbose, method)
                 report.settings['sparsity_targets'] = targets
-                sp = Sparsifier(c); sp.sparsify_model({n: v for n, v in targets.items() if v})
+                sp = Sparsifier(c, method=method, calibration_data=data if get_method(method).stats else None, verbose=verbose)
+                sp.sparsify_model({n: v for n, v in targets.items() if v})
                 if fine_tune is None: sp.make_permanent(); sp = None  # else the masks keep the zeros through training
                 rec('unstructured', c)
         if recalibrate and has_bn:

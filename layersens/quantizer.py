@@ -12,6 +12,8 @@ from fastcore.basics import patch
 from .core import select_layers, layer_params, ModelSnapshot, call_site, is_masked
 from .evaluation import split_batch, forward, to_device, calibration_inputs
 from .perturb import fake_quantize, input_quantizer, QuantizationPerturbation
+from .methods import get_method, compress_layer
+from .calibration import calibrate, uncalibrated
 
 # %% auto #0
 __all__ = ['Quantizer', 'recalibrate_bn']
@@ -35,7 +37,15 @@ class Quantizer:
                  *,
                  per_channel:bool=True, # one weight scale per output channel (False: one per layer)
                  activations:bool=False, # also fake-quantize each layer's input at the layer's bits, over calibrated ranges
-                 calibration_data=None, # with `activations`: a tensor, a dict of keyword inputs, or batches whose inputs set the ranges
+                 calibration_data=None, # with `activations` or GPTQ: a tensor, a dict of keyword inputs, or batches (input ranges; X^T X)
+                 method:str='rtn', # 'rtn' (round to nearest) or 'gptq' (rounding with error feedback, from calibration data)
+                 group_size:int|None=None, # weights per scale along a row (None: one scale per row)
+                 symmetric:bool=True, # a grid symmetric around 0; False: min-max with a zero point
+                 act_order:bool=False, # gptq: round the columns of largest input energy first
+                 sequential:bool=True, # gptq: a block's statistics come from the blocks before it as already quantized
+                 blocksize:int=128, # gptq: columns per block
+                 damp:float=0.01, # gptq: fraction of the mean diagonal of X^T X added to it
+                 verbose:bool=False, # a progress bar over the model's blocks while calibrating
                 ):
         self.all_layers = select_layers(model)
         if isinstance(bits, dict):
@@ -46,15 +56,38 @@ class Quantizer:
         else: checked = dict.fromkeys(self.all_layers, _check_bits('bits', bits))
         self.layers = {n: m for n, m in self.all_layers.items() if n in checked}  # in the model's order
         self.bits = {n: checked[n] for n in self.layers}
-        if activations and calibration_data is None:
-            raise ValueError("calibration_data is required with activations=True: a tensor or batches whose inputs set each layer's input range")
-        if calibration_data is not None and not activations:
-            raise ValueError("calibration_data is only used with activations=True (weights need no calibration)")
+        self.method = get_method(method, 'quantization').name
+        gptq = self.method == 'gptq'
+        bad = {n: b for n, b in self.bits.items() if not 2 <= b <= 8} if gptq else {}
+        if bad: raise ValueError(f"bits: GPTQ rounds to 2 to 8 bits, got {bad}")
+        if group_size is not None and (isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1):
+            raise ValueError(f"group_size must be None (one scale per row) or an int >= 1, got {group_size!r}")
+        if not per_channel and (gptq or group_size is not None or not symmetric):
+            raise ValueError("per_channel=False (one scale per layer) is only for symmetric round to nearest without groups")
+        if (activations or gptq) and calibration_data is None:
+            raise ValueError(f"calibration_data is required with {'activations=True' if activations else 'method=' + repr(self.method)}: "
+                             "a tensor or batches whose inputs set each layer's input range or give its input statistics")
+        if calibration_data is not None and not (activations or gptq):
+            raise ValueError("calibration_data is only used with activations=True or method='gptq' (round to nearest needs no data)")
+        self.group_size, self.symmetric, self.act_order, self.sequential = group_size, symmetric, act_order, sequential
+        self.blocksize, self.damp, self.verbose, self.calibration = blocksize, damp, verbose, None
         if calibration_data is not None and (isinstance(calibration_data, (str, bytes)) or
                                              not isinstance(calibration_data, (torch.Tensor, dict)) and not hasattr(calibration_data, '__iter__')):
             raise TypeError(f"calibration_data must be a tensor, a dict of keyword inputs or batches, got {type(calibration_data).__name__}")
         self.model, self.per_channel, self.activations, self.calibration_data = model, per_channel, activations, calibration_data
         self.ranges, self.hooks = {}, []  # filled by `quantize_model`: {layer: (min, max) of its input}, the hooks that quantize inputs
+
+# %% ../nbs/77_quantizer.ipynb #518491e1
+@patch
+def _gptq(self:Quantizer):
+    "Round the layers with GPTQ, calibrated block by block on `calibration_data`."
+    for n, why in uncalibrated(self.model, self.layers).items():
+        raise ValueError(f"bits: layer {n!r} cannot take 'gptq': {why}; leave it out of bits (give a dict without it)")
+    def compress(name, module, stats):
+        compress_layer(module, 'gptq', self.bits[name], stats, group_size=self.group_size, sym=self.symmetric, act_order=self.act_order,
+                       blocksize=self.blocksize, damp=self.damp)
+    data = self.calibration_data
+    self.calibration = calibrate(self.model, self.layers, data, kind='hessian', compress=compress, sequential=self.sequential, verbose=self.verbose)
 
 # %% ../nbs/77_quantizer.ipynb #e83e627f
 @patch
@@ -85,8 +118,12 @@ def quantize_model(self:Quantizer)->nn.Module:
     snap = ModelSnapshot(self.model)
     try:
         if self.activations and not self.ranges: self.ranges = self._input_ranges()  # ranges of the float model, measured once
-        with torch.no_grad():
-            for n, m in self.layers.items(): m.weight.copy_(fake_quantize(m.weight, self.bits[n], self.per_channel))
+        if self.method == 'gptq': self._gptq()
+        elif self.group_size is None and self.symmetric:
+            with torch.no_grad():
+                for n, m in self.layers.items(): m.weight.copy_(fake_quantize(m.weight, self.bits[n], self.per_channel))
+        else:
+            for n, m in self.layers.items(): compress_layer(m, 'rtn', self.bits[n], group_size=self.group_size, sym=self.symmetric)
         for n, (lo, hi) in self.ranges.items():
             owner, pos = call_site(self.layers[n])
             self.hooks.append(owner.register_forward_pre_hook(input_quantizer(lo, hi, self.bits[n], pos)))
@@ -104,7 +141,9 @@ def bits_table(self:Quantizer)->pd.DataFrame:
     for n, m in self.all_layers.items():
         w, b = m.weight.detach(), m.bias
         fbits, bits = w.element_size() * 8, self.bits.get(n)
-        params, scales = layer_params(m), 0 if bits is None else (w.shape[0] if self.per_channel and w.dim() > 1 else 1)
+        groups = 1 if self.group_size is None else -(-w[0].numel() // self.group_size)
+        per_row = w.shape[0] * groups if self.per_channel and w.dim() > 1 else 1
+        params, scales = layer_params(m), 0 if bits is None else per_row * (1 if self.symmetric else 2)  # a zero point beside each scale
         stored = w.numel() * (fbits if bits is None else bits) + (params - w.numel() + scales) * fbits
         rows.append(dict(name=n, layer_type=type(m).__name__, bits=float(fbits if bits is None else bits), weights=w.numel(),
                          params=params, input_quantized=bool(self.hooks) and n in self.ranges,

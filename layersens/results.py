@@ -352,9 +352,11 @@ def allocate(self:SensitivitySweep,
              metric=None, # refine: a metric name or callable (default: the sweep's)
              eval_fn=None, # refine: a function model -> float instead of data and metric
              stats:dict|None=None, # refine: statistics from `gather_stats`, for criteria that need data
+             calibration_data=None, # refine with a data method (wanda, sparsegpt, gptq): batches to calibrate on (default: data)
              verbose:bool=False, # show progress bars
             ): # an `Allocation`
     "One level per unit (0 or a level of the sweep) with the least predicted delta whose cost meets the budget: exact, by integer programming."
     from layersens.allocate import allocate  # a later layer: imported when used
     return allocate(self, budget, cost, model=model, example_inputs=example_inputs, min_level=min_level, max_level=max_level, fixed=fixed,
-                    costs=costs, refine=refine, data=data, metric=metric, eval_fn=eval_fn, stats=stats, verbose=verbose)
+                    costs=costs, refine=refine, data=data, metric=metric, eval_fn=eval_fn, stats=stats,
+                    calibration_data=calibration_data, verbose=verbose)

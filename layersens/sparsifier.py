@@ -11,6 +11,8 @@ import pandas as pd
 from .core import select_layers, ModelSnapshot, WeightView, weight_holder, is_masked
 from .criteria import get_criterion, granularity_dims, keep_mask
 from .perturb import check_pct
+from .methods import get_method, compress_layer, magnitude_mask, layer_matrix, parse_pattern, to_weight_layout
+from .calibration import calibrate, uncalibrated
 from fastcore.basics import patch
 
 # %% auto #0
@@ -37,10 +39,26 @@ class Sparsifier:
                  criteria='large_final', # how weights are scored (a name from `CRITERIA` or a Criterion)
                  stats:dict|None=None, # statistics from `gather_stats`, for criteria that need data
                  layers:list|None=None, # layers to sparsify (default: every Conv and Linear)
+                 *,
+                 method:str='magnitude', # 'magnitude' (the criterion's scores), 'wanda' or 'sparsegpt' (from calibration data)
+                 calibration_data=None, # wanda, sparsegpt: batches whose inputs give every layer's input statistics
+                 sequential:bool=True, # wanda, sparsegpt: a block's statistics come from the blocks before it as already sparsified
+                 blocksize:int=128, # sparsegpt: columns whose mask is chosen together
+                 damp:float=0.01, # sparsegpt: fraction of the mean diagonal of X^T X added to it
+                 verbose:bool=False, # a progress bar over the model's blocks while calibrating
                 ):
         if context not in ('local', 'global'): raise ValueError(f"context must be 'local' or 'global', got {context!r}")
         self.model, self.granularity, self.context = model, granularity, context
         self.criteria, self.stats = get_criterion(criteria), stats
+        self.method = get_method(method, 'sparsity').name
+        if self.method != 'magnitude' and granularity != 'weight':
+            raise ValueError(f"granularity: method {self.method!r} zeroes single weights; use granularity='weight', got {granularity!r}")
+        if get_method(self.method).stats is not None and calibration_data is None:
+            raise ValueError(f"calibration_data is required with method={self.method!r}: batches whose inputs give every layer's input statistics")
+        if calibration_data is not None and get_method(self.method).stats is None:
+            raise ValueError(f"calibration_data is only used by the data methods ('wanda', 'sparsegpt'), not by method={self.method!r}")
+        self.calibration_data, self.sequential, self.blocksize, self.damp, self.verbose = calibration_data, sequential, blocksize, damp, verbose
+        self.calibration = None  # the `Calibration` of the last data-method run: blocks, seconds, peak memory
         self.layers = select_layers(model, layers)
         for n, m in self.layers.items():
             try: granularity_dims(m, granularity)
@@ -81,6 +99,23 @@ def sparsify_layer(self:Sparsifier,
     mask = self._scores_on_original(m, lambda mod: keep_mask(mod, pct, self.criteria, self.granularity, self.stats))
     self._mask(m, mask)
 
+# %% ../nbs/70_sparsifier.ipynb #c3b35083
+@patch
+def _sparsify_by_method(self:Sparsifier, plan:dict, pattern:str|None):
+    "Mask the layers of `plan` by an N:M magnitude pattern, or by Wanda or SparseGPT calibrated block by block on `calibration_data`."
+    todo = {n: self.layers[n] for n, v in plan.items() if v > 0}
+    if not todo: return
+    if get_method(self.method).stats is None:  # magnitude with a pattern: on the original weights, like `sparsify_layer`
+        for n, m in todo.items(): self._mask(m, self._scores_on_original(m, lambda mod: to_weight_layout(mod, magnitude_mask(layer_matrix(mod), plan[n], pattern))))
+        return
+    for n, why in uncalibrated(self.model, todo).items():
+        raise ValueError(f"sparsity: layer {n!r} cannot take {self.method!r}: {why}; leave it out (layers=) or give it 0")
+    def compress(name, module, stats):
+        keep = compress_layer(module, self.method, plan[name], stats, pattern=pattern, blocksize=self.blocksize, damp=self.damp)
+        self._mask(module, to_weight_layout(module, keep))
+    self.calibration = calibrate(self.model, todo, self.calibration_data, kind=get_method(self.method).stats, compress=compress,
+                                 sequential=self.sequential, verbose=self.verbose)
+
 # %% ../nbs/70_sparsifier.ipynb #5219768c
 @patch
 def _global_masks(self:Sparsifier, pct:float)->dict:
@@ -104,9 +139,13 @@ def _global_masks(self:Sparsifier, pct:float)->dict:
 
 @patch
 def sparsify_model(self:Sparsifier,
-                   sparsity, # one percent for all layers, or {layer name: percent}
+                   sparsity=None, # one percent for all layers, or {layer name: percent}; with a pattern, None means its n/m
+                   pattern:str|None=None, # N:M sparsity: '2:4' zeroes 2 of every 4 consecutive inputs of a row, '4:8' 4 of 8
                   ):
-    "Sparsify the model to `sparsity`; on any error the model is left as it was."
+    "Sparsify the model to `sparsity` (N:M with `pattern`); on any error the model is left as it was."
+    nm = parse_pattern(pattern)
+    if sparsity is None and nm is None: raise ValueError("sparsity: give a percent, a dict {layer name: percent}, or a pattern such as '2:4'")
+    if sparsity is None: sparsity = 100 * nm[0] / nm[1]
     if isinstance(sparsity, dict):
         if self.context == 'global':
             raise ValueError("sparsity: a per-layer dict cannot be used with context='global' (one threshold for all layers); "
@@ -117,9 +156,16 @@ def sparsify_model(self:Sparsifier,
     else:
         pct = check_pct('sparsity', sparsity)
         plan = {n: pct for n in self.layers}
+    by_method = self.method != 'magnitude' or nm is not None
+    if by_method and self.context == 'global':
+        raise ValueError(f"context='global' ranks weights across layers, but {'an N:M pattern' if nm else repr(self.method)} chooses "
+                         f"within each layer: use context='local'")
+    if nm is not None and self.method == 'magnitude' and self.criteria.name != 'large_final':
+        raise ValueError(f"pattern: N:M masks choose by magnitude, Wanda or SparseGPT; criteria {self.criteria.name!r} has no N:M selection")
     snap = ModelSnapshot(self.model)
     try:
-        if not isinstance(sparsity, dict) and self.context == 'global':
+        if by_method: self._sparsify_by_method(plan, pattern)
+        elif not isinstance(sparsity, dict) and self.context == 'global':
             for n, mask in self._global_masks(pct).items(): self._mask(self.layers[n], mask)
         else:
             for n, pct in plan.items(): self.sparsify_layer(n, pct)
