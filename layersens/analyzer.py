@@ -39,7 +39,7 @@ class SensitivityAnalyzer:
                  higher_is_better:bool|None=None, # False for losses (default: the direction of `metric`, or `eval_fn.higher_is_better`, else True)
                  metric_name:str|None=None, # name of the metric, for tables and plots (default: `metric`'s name, or `eval_fn.metric_name`, else 'metric')
                  device=None, # where the analysis runs ('cpu', 'cuda', a torch.device); default: where the model is
-                 calibration_data=None, # inputs that calibrate activation ranges (quant_activations): a tensor or batches; default: the sample
+                 calibration_data=None, # inputs that calibrate activation ranges (quant_activations; default: the sample) and the input statistics of a data method (wanda, sparsegpt, gptq; default: data): a tensor or batches
                  layers:list|None=None, # names of the layers to analyse (default: every Conv and Linear, attention in-projections included)
                  include_embeddings:bool=False, # also analyse `nn.Embedding` layers
                  verbose:bool=True, # show a progress bar (default of every analysis)
