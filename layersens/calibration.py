@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 import torch
 from torch import nn
-from .core import find_blocks, call_site, inputs_at, progress
+from .core import find_blocks, call_site, inputs_at, progress, forwards_replaced
 from .evaluation import calibration_inputs, forward, to_device, check_device, device_of
 from .methods import LayerStats, method_unsupported
 
@@ -116,17 +116,6 @@ def _placed(model:nn.Module, device:torch.device|None, keep:bool):
             if keep: d.copy_(t.data)
             t.data = d
 
-@contextmanager
-def _answering(blocks:list, answer:list):
-    "Every block's forward returns `answer[0]` for the duration, so a forward pass runs only the code around the blocks."
-    saved = [(b, b.__dict__.get('forward')) for b in blocks]
-    try:
-        for b in blocks: b.forward = lambda *args, **kwargs: answer[0]
-        yield
-    finally:
-        for b, f in saved:
-            if f is None: b.__dict__.pop('forward', None)
-            else: b.forward = f
 
 # %% ../nbs/23_calibration.ipynb #005f2c2d
 def _layout(model, blocks:list, layers:dict, x)->tuple:
@@ -282,7 +271,7 @@ def calibrate(model:nn.Module, # the model; its modes, hooks and (without `compr
                 captured, mode = None, 'blocks'
                 if after:   # the blocks answer with the last block's stored output: only what lies around them runs
                     stats, answer = {n: LayerStats(layers[n], kind) for n in after}, [None]
-                    with _answering(blocks, answer), _hooked({n: layers[n] for n in after}, stats):
+                    with forwards_replaced(blocks, lambda b, f: lambda *args, **kwargs: answer[0]), _hooked({n: layers[n] for n in after}, stats):
                         for b, x in enumerate(inputs):
                             answer[0] = last[b]
                             forward(model, to_device(x, dev))

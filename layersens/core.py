@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 __all__ = ['COMPRESSIBLE_TYPES', 'EMBEDDING_TYPES', 'CONV_TYPES', 'LINEAR_TYPES', 'out_channels', 'WeightView', 'is_conv1d',
            'weight_views', 'compressible_layers', 'tiny_cnn', 'weight_holder', 'is_masked', 'call_site', 'inputs_at',
            'layer_params', 'layer_inventory', 'select_layers', 'ModelSnapshot', 'restoring', 'progress', 'check_int',
-           'is_stack', 'find_blocks']
+           'is_stack', 'find_blocks', 'forwards_replaced']
 
 # %% ../nbs/00_core.ipynb #d6f582c8
 COMPRESSIBLE_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -307,3 +307,22 @@ def find_blocks(model:nn.Module, # the model
             n = sum(p.numel() for p in m.parameters())
             if n > most: best, most = (name, m), n
     return best
+
+# %% ../nbs/00_core.ipynb #63d9c357
+_MISSING = object()
+
+@contextmanager
+def forwards_replaced(modules, # modules to wrap
+                      make, # make(module, its forward) -> the forward to use meanwhile
+                     ):
+    "Give each of `modules` the instance forward `make(module, forward)` for the duration; remove them all on exit."
+    saved = []
+    try:
+        for m in modules:
+            saved.append((m, m.__dict__.get('forward', _MISSING)))
+            m.forward = make(m, m.forward)
+        yield
+    finally:
+        for m, f in reversed(saved):
+            if f is _MISSING: m.__dict__.pop('forward', None)
+            else: m.forward = f

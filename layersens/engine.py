@@ -11,7 +11,7 @@ import torch.fx as fx
 from torch import nn
 from torch.utils import _pytree as pytree
 from fastcore.basics import patch
-from .core import tiny_cnn, find_blocks, is_stack
+from .core import tiny_cnn, find_blocks, is_stack, forwards_replaced
 from .evaluation import forward
 
 # %% auto #0
@@ -191,25 +191,7 @@ def rerun(self:IncrementalForward, modules:tuple):
     return lookup(self.nodes[-1])
 
 # %% ../nbs/40_engine.ipynb #27731ffb
-_MISSING = object()
-
 def _tensors(obj)->list: return [v for v in pytree.tree_leaves(obj) if isinstance(v, torch.Tensor)]
-
-@contextmanager
-def _forwards_replaced(modules, # modules to wrap
-                       make, # make(module, its forward) -> the forward to use meanwhile
-                      ):
-    "Give each of `modules` the instance forward `make(module, forward)` for the duration; remove them all on exit."
-    saved = []
-    try:
-        for m in modules:
-            saved.append((m, m.__dict__.get('forward', _MISSING)))
-            m.forward = make(m, m.forward)
-        yield
-    finally:
-        for m, f in reversed(saved):
-            if f is _MISSING: m.__dict__.pop('forward', None)
-            else: m.forward = f
 
 # %% ../nbs/40_engine.ipynb #7a23439e
 class _Call:
@@ -258,7 +240,7 @@ def run(self:BlockCache, inputs):
                 c.out, c.versions = out, [(t, t._version) for t in _tensors(out)]
             return out
         return logged
-    with torch.no_grad(), _forwards_replaced(list(self.model.modules()), make): out = forward(self.model, inputs)
+    with torch.no_grad(), forwards_replaced(list(self.model.modules()), make): out = forward(self.model, inputs)
     ran = [c for c in calls if c.module in self.blocks]
     if [c.module for c in ran] != self.blocks:
         order = [self.blocks.index(c.module) for c in ran]
@@ -323,7 +305,7 @@ def rerun(self:BlockCache, modules:tuple):
             c = stored.get(n[0]); n[0] += 1
             return pytree.tree_map(lambda v: v, c.out) if c is not None else fwd(*args, **kwargs)
         return answering
-    with torch.no_grad(), _forwards_replaced(list(answers), make): out = forward(self.model, self.inputs)
+    with torch.no_grad(), forwards_replaced(list(answers), make): out = forward(self.model, self.inputs)
     if any(t._version != v for c in skip for t, v in c.versions):
         self.calls = None
         raise UnsafeForIncremental("the model modified a stored value in place")

@@ -12,7 +12,7 @@ from .evaluation import forward
 from .core import compressible_layers, call_site, inputs_at
 from .compression import check_level
 from .criteria import get_criterion, granularity_dims, keep_mask
-from .methods import get_method, compress_layer, method_unsupported, parse_pattern, to_weight_layout
+from .methods import get_method, compress_layer, parse_pattern, to_weight_layout
 from .calibration import calibrate, uncalibrated
 
 # %% auto #0
@@ -55,7 +55,15 @@ class Perturbation:
         "The units, one per requested layer unless a subclass couples them."
         return [Unit(n, (n,), (n,), m) for n, m in self.layers.items()]
     def check_level(self, level): return check_level(self.compression, level)
-    needs_data = False # True: its method takes statistics of the layers' inputs, which `collect` gathers before any unit is applied
+    @property
+    def needs_data(self)->bool: # its method takes statistics of the layers' inputs, which `collect` gathers before any unit is applied
+        return getattr(self, 'method', None) is not None and get_method(self.method).stats is not None
+    def collect(self, model:nn.Module, layers:dict, data, verbose:bool=False):
+        "Gather, once, the statistics of the layers' inputs on `data` that the method needs (input norms, or X^T X)."
+        bad = uncalibrated(model, layers)
+        ok = {n: m for n, m in layers.items() if n not in bad}
+        self.calibration = calibrate(model, ok, data, kind=get_method(self.method).stats, verbose=verbose).stats if ok else {}
+        return self
     @contextmanager
     def apply(self, unit:Unit, level): raise NotImplementedError
 
@@ -63,11 +71,12 @@ class Perturbation:
 def _mark_misfits(pert:Perturbation, units:list)->list:
     "`units`, those the method cannot compress marked 'unsupported' with the reason (a layer no hook can calibrate, a pattern its width does not fit)."
     bad = uncalibrated(pert.model, {u.name: u.module for u in units}) if pert.needs_data else {}
-    m = parse_pattern(getattr(pert, 'pattern', None) or '1:2')[1]
+    pattern = getattr(pert, 'pattern', None)
+    m = parse_pattern(pattern)[1] if pattern else None
     for u in units:
         if u.name in bad: u.status, u.note = 'unsupported', bad[u.name]
-        elif getattr(pert, 'pattern', None) and (cols := u.module.weight[0].numel()) % m:
-            u.status, u.note = 'unsupported', f"pattern {pert.pattern!r} needs a layer width that is a multiple of {m}; this layer has {cols} input columns"
+        elif m and (cols := u.module.weight[0].numel()) % m:
+            u.status, u.note = 'unsupported', f"pattern {pattern!r} needs a layer width that is a multiple of {m}; this layer has {cols} input columns"
     return units
 
 def _method_result(pert:Perturbation, unit:Unit, level, saved:torch.Tensor)->tuple:
@@ -82,9 +91,9 @@ def _method_result(pert:Perturbation, unit:Unit, level, saved:torch.Tensor)->tup
     finally:
         with torch.no_grad(): m.weight.copy_(saved)
     removed = int(((saved != 0) & (new == 0)).sum()) if mask is not None else 0
-    result = to_weight_layout(m, mask) if mask is not None and pert.method != 'sparsegpt' else new
-    if pert.needs_data or pert.reuse: pert._masks[key] = result, removed  # statistics fixed at `collect`: the same answer every time
-    return result, removed
+    if mask is not None and torch.equal(new, saved * (keep := to_weight_layout(m, mask))): new = keep  # the kept weights did not move: a mask is enough
+    if pert.needs_data or pert.reuse: pert._masks[key] = new, removed  # statistics fixed at `collect`: the same answer every time
+    return new, removed
 
 # %% ../nbs/26_perturbation.ipynb #412928e4
 class SparsityPerturbation(Perturbation):
@@ -102,8 +111,6 @@ class SparsityPerturbation(Perturbation):
         return cls(criteria, granularity, stats, method, pattern)
     @property
     def by_method(self)->bool: return self.method != 'magnitude' or self.pattern is not None  # else: the criterion's mask
-    @property
-    def needs_data(self)->bool: return get_method(self.method).stats is not None
     def prepare(self, model, layers, sample=None):
         for n, m in layers.items():
             try: granularity_dims(m, self.granularity)
@@ -112,12 +119,6 @@ class SparsityPerturbation(Perturbation):
         return super().prepare(model, layers, sample)
     def units(self)->list:
         return _mark_misfits(self, super().units()) if self.by_method else super().units()
-    def collect(self, model:nn.Module, layers:dict, data, verbose:bool=False):
-        "Gather, once, the statistics of the layers' inputs on `data` that the method needs (input norms, or X^T X)."
-        bad = uncalibrated(model, layers)
-        ok = {n: m for n, m in layers.items() if n not in bad}
-        self.calibration = calibrate(model, ok, data, kind=get_method(self.method).stats, verbose=verbose).stats if ok else {}
-        return self
     @contextmanager
     def apply(self, unit:Unit, level):
         w = unit.module.weight
@@ -189,15 +190,12 @@ class QuantizationPerturbation(Perturbation):
         return cls(per_channel, activations, method, group_size)
     @property
     def by_method(self)->bool: return self.method != 'rtn' or self.group_size is not None  # else: `fake_quantize`
-    @property
-    def needs_data(self)->bool: return get_method(self.method).stats is not None
     def check_level(self, level):
         level = check_level(self.compression, level)
         if self.method == 'gptq' and not 2 <= level <= 8: raise ValueError(f"level: GPTQ rounds to 2 to 8 bits, got {level}")
         return level
     def units(self)->list:
         return _mark_misfits(self, super().units())
-    collect = SparsityPerturbation.collect
     def prepare(self, model, layers, sample=None):
         super().prepare(model, layers, sample)
         self.ranges, self._masks = {}, {}
