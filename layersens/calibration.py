@@ -4,7 +4,7 @@
 
 # %% ../nbs/23_calibration.ipynb #3f9c3a94
 from __future__ import annotations
-import time
+import time, warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
 import torch
@@ -59,9 +59,11 @@ class Calibration:
                  seconds:float, # wall-clock time of the call
                  cuda_peak_bytes:int|None=None, # `torch.cuda.max_memory_allocated` during the call (None off CUDA)
                  reason:str|None=None, # why a model with blocks was calibrated in one pass (None otherwise)
+                 short:dict|None=None, # {layer name: (rows, columns)} of the X^T X statistics summed over fewer rows than columns
                 ):
         self.mode, self.blocks, self.batches, self.rows, self.stats, self.compressed = mode, blocks, batches, rows, stats, compressed
         self.peak_bytes, self.seconds, self.cuda_peak_bytes, self.reason = peak_bytes, seconds, cuda_peak_bytes, reason
+        self.short = short or {}
     def __repr__(self):
         return (f"Calibration(mode={self.mode!r}, blocks={self.blocks}, batches={self.batches}, layers={len(self.rows)}, "
                 f"kept={len(self.stats)}, compressed={len(self.compressed)}, peak_bytes={self.peak_bytes}, seconds={self.seconds:.2f})")
@@ -218,13 +220,14 @@ def calibrate(model:nn.Module, # the model; its modes, hooks and (without `compr
     keep = compress is None if keep_stats is None else keep_stats
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
     modes = [(m, m.training) for m in model.modules()]
-    found, reason, ledger, kept, rows, done = find_blocks(model), None, _Ledger(), {}, {}, []
+    found, reason, ledger, kept, rows, done, short = find_blocks(model), None, _Ledger(), {}, {}, [], {}
 
     def finish(names, stats):
         "Record rows, compress `names` in order, keep or free their statistics."
         for n in names:
             if stats[n].rows == 0: raise ValueError(f"layers: {n!r} received no inputs from the calibration data")
             rows[n] = stats[n].rows
+            if kind == 'hessian' and stats[n].rows < stats[n].columns: short[n] = (stats[n].rows, stats[n].columns)
         for n in names:
             if compress is not None: compress(n, layers[n], stats[n]); done.append(n)
             if keep: kept[n] = stats[n]
@@ -288,4 +291,9 @@ def calibrate(model:nn.Module, # the model; its modes, hooks and (without `compr
     finally:
         for m, t in modes: m.training = t
     cuda_peak = torch.cuda.max_memory_allocated(dev) if dev.type == 'cuda' else None
-    return Calibration(mode, walked, len(inputs), rows, kept, done, ledger.peak, time.perf_counter() - t0, cuda_peak, reason)
+    if short:
+        n, (r, c) = max(short.items(), key=lambda kv: kv[1][1] - kv[1][0])
+        warnings.warn(f"calibration: {len(short)} of {len(rows)} layers saw fewer input rows than they have input columns "
+                      f"({n!r}: {r:,} rows, {c:,} columns), so their X^T X is singular and only damping keeps SparseGPT and GPTQ "
+                      f"from fitting the calibration data: calibrate on more data (more rows than the widest layer's inputs), or raise damp")
+    return Calibration(mode, walked, len(inputs), rows, kept, done, ledger.peak, time.perf_counter() - t0, cuda_peak, reason, short)

@@ -13,9 +13,9 @@ from .core import CONV_TYPES, LINEAR_TYPES, is_masked, is_conv1d
 from .compression import check_pct
 
 # %% auto #0
-__all__ = ['METHODS', 'layer_matrix', 'set_layer_matrix', 'to_weight_layout', 'method_unsupported', 'input_columns', 'LayerStats',
-           'parse_pattern', 'magnitude_mask', 'wanda_mask', 'sparsegpt', 'rtn', 'gptq', 'Method', 'get_method',
-           'compress_layer']
+__all__ = ['BIT_RANGE', 'METHODS', 'layer_matrix', 'set_layer_matrix', 'to_weight_layout', 'method_unsupported', 'input_columns',
+           'LayerStats', 'parse_pattern', 'magnitude_mask', 'wanda_mask', 'sparsegpt', 'check_bits', 'rtn', 'gptq',
+           'Method', 'get_method', 'compress_layer']
 
 # %% ../nbs/22_methods.ipynb #ac3478d6
 def _weight_2d(module:nn.Module)->torch.Tensor:
@@ -243,10 +243,18 @@ def sparsegpt(W:torch.Tensor, # the layer matrix (rows = outputs, columns = inpu
     return T.t().to(dtype), ~prune.t()
 
 # %% ../nbs/22_methods.ipynb #0286dd55
-def _check_bits(bits, high:int, what:str)->int:
-    "`bits` as an int in [2, `high`], else a ValueError naming `bits`."
-    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 2 <= bits <= high:
-        raise ValueError(f"bits must be an int from 2 to {high} for {what}, got {bits!r}")
+BIT_RANGE = {'rtn': (2, 16), 'gptq': (2, 8)} # method -> (fewest, most) bits it rounds to
+
+def check_bits(bits, # the bit width to check
+               method:str='rtn', # 'rtn' or 'gptq': whose range of bit widths applies
+               name:str='bits', # the argument's name, for the error message
+              )->int:
+    "`bits` as an int within `method`'s `BIT_RANGE`, else an error naming `name`."
+    lo, hi = BIT_RANGE[method]
+    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral):
+        raise TypeError(f"{name} is a bit width, an int from {lo} to {hi}; got {bits!r}")
+    if not lo <= bits <= hi:
+        raise ValueError(f"{name} must be a bit width from {lo} to {hi}{' for GPTQ' if method == 'gptq' else ''}, got {bits}")
     return int(bits)
 
 def _grid(W:torch.Tensor, # weights, one grid per row
@@ -276,7 +284,7 @@ def rtn(W:torch.Tensor, # the layer matrix (rows = outputs, columns = inputs)
         sym:bool=True, # symmetric grid (absmax); False: min-max with a zero point
        )->torch.Tensor: # W rounded to the nearest grid point, in W's dtype
     "Round-to-nearest quantization of `W` per output row (or per group of `group_size` inputs)."
-    bits, gs, W = _check_bits(bits, 16, 'round to nearest'), _check_group(group_size, W.shape[1]), W.detach()
+    bits, gs, W = check_bits(bits, 'rtn'), _check_group(group_size, W.shape[1]), W.detach()
     out = torch.empty_like(W)
     for g in range(0, W.shape[1], gs): out[:, g:g + gs] = _round(W[:, g:g + gs], *_grid(W[:, g:g + gs], bits, sym), bits)
     return out
@@ -293,7 +301,7 @@ def gptq(W:torch.Tensor, # the layer matrix (rows = outputs, columns = inputs)
         )->torch.Tensor: # the quantized W, in W's dtype, every row (group) on its grid
     "GPTQ: quantize `W` column by column, feeding each column's rounding error back into the columns not yet quantized."
     rows, cols = W.shape
-    bits, gs, blocksize = _check_bits(bits, 8, 'GPTQ'), _check_group(group_size, cols), _positive_int('blocksize', blocksize)
+    bits, gs, blocksize = check_bits(bits, 'gptq'), _check_group(group_size, cols), _positive_int('blocksize', blocksize)
     dtype = W.dtype
     W, H = _prepare(W, H)
     grid = _grid(W, bits, sym) if gs >= cols else None

@@ -12,7 +12,7 @@ from .evaluation import forward
 from .core import compressible_layers, call_site, inputs_at
 from .compression import check_level
 from .criteria import get_criterion, granularity_dims, keep_mask
-from .methods import get_method, compress_layer, parse_pattern, to_weight_layout
+from .methods import get_method, compress_layer, parse_pattern, to_weight_layout, check_bits
 from .calibration import calibrate, uncalibrated
 
 # %% auto #0
@@ -192,8 +192,7 @@ class QuantizationPerturbation(Perturbation):
     def by_method(self)->bool: return self.method != 'rtn' or self.group_size is not None  # else: `fake_quantize`
     def check_level(self, level):
         level = check_level(self.compression, level)
-        if self.method == 'gptq' and not 2 <= level <= 8: raise ValueError(f"level: GPTQ rounds to 2 to 8 bits, got {level}")
-        return level
+        return check_bits(level, self.method, 'level')
     def units(self)->list:
         return _mark_misfits(self, super().units())
     def prepare(self, model, layers, sample=None):

@@ -12,21 +12,11 @@ from fastcore.basics import patch
 from .core import select_layers, layer_params, ModelSnapshot, call_site, is_masked
 from .evaluation import split_batch, forward, to_device, calibration_inputs
 from .perturb import fake_quantize, input_quantizer, QuantizationPerturbation
-from .methods import get_method, compress_layer
+from .methods import get_method, compress_layer, check_bits
 from .calibration import calibrate, uncalibrated
 
 # %% auto #0
 __all__ = ['Quantizer', 'recalibrate_bn']
-
-# %% ../nbs/77_quantizer.ipynb #fdd66b62
-def _check_bits(name:str, # the argument's name, for the error message
-                value, # the bit width to check
-               )->int:
-    "Validate a bit width (an int from 2 to 16), raising an error that names `name`."
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} is a bit width, an int from 2 to 16; got {value!r}")
-    if not 2 <= value <= 16: raise ValueError(f"{name} must be a bit width from 2 to 16, got {value}")
-    return int(value)
 
 # %% ../nbs/77_quantizer.ipynb #93b0edce
 class Quantizer:
@@ -47,19 +37,16 @@ class Quantizer:
                  damp:float=0.01, # gptq: fraction of the mean diagonal of X^T X added to it
                  verbose:bool=False, # a progress bar over the model's blocks while calibrating
                 ):
-        self.all_layers = select_layers(model)
+        self.all_layers, self.method = select_layers(model), get_method(method, 'quantization').name
+        gptq = self.method == 'gptq'
         if isinstance(bits, dict):
             if not bits: raise ValueError("bits: an empty dict quantizes nothing; give {layer name: bits} or one bit width")
             try: select_layers(model, list(bits))
             except ValueError as e: raise ValueError(f"bits: {str(e).removeprefix('layers: ')}") from None
-            checked = {n: _check_bits(f"bits[{n!r}]", b) for n, b in bits.items()}
-        else: checked = dict.fromkeys(self.all_layers, _check_bits('bits', bits))
+            checked = {n: check_bits(b, self.method, f"bits[{n!r}]") for n, b in bits.items()}
+        else: checked = dict.fromkeys(self.all_layers, check_bits(bits, self.method))
         self.layers = {n: m for n, m in self.all_layers.items() if n in checked}  # in the model's order
         self.bits = {n: checked[n] for n in self.layers}
-        self.method = get_method(method, 'quantization').name
-        gptq = self.method == 'gptq'
-        bad = {n: b for n, b in self.bits.items() if not 2 <= b <= 8} if gptq else {}
-        if bad: raise ValueError(f"bits: GPTQ rounds to 2 to 8 bits, got {bad}")
         if group_size is not None and (isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1):
             raise ValueError(f"group_size must be None (one scale per row) or an int >= 1, got {group_size!r}")
         if not per_channel and (gptq or group_size is not None or not symmetric):
