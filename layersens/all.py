@@ -33,6 +33,7 @@ from .compare import *
 from .latency import *
 from .costs import *
 from .baselines import *
+from .leveldb import *
 from .allocate import *
 from .sparsifier import *
 from .pruner import *

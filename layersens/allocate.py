@@ -19,7 +19,7 @@ from .core import select_layers, restoring, progress, check_int
 from .evaluation import to_device, evaluate, get_metric, METRICS, metric_value, first_inputs
 from .criteria import get_criterion
 from .compression import get_compression
-from .perturb import make_perturbation
+from .leveldb import sweep_perturbation
 from .results import SensitivitySweep
 from .latency import Latency, timed_calls, measure_latency, compare_latency, paired_saving_ms
 from .costs import layer_macs, model_macs, param_count, check_cost, sweep_units, UnitCosts, achieved_cost
@@ -224,17 +224,9 @@ class _Emulator:
     "The sweep's own perturbations, stacked on a copy of the model: the metric of any allocation, the user's model untouched."
     def __init__(self, sweep:SensitivitySweep, model:nn.Module, sample, stats, units:list, cands:dict, score, calibration_data=None):
         self.model, self.score, self.sign = copy.deepcopy(model).eval(), score, 1. if sweep.results[0].higher_is_better else -1.
-        comp = get_compression(sweep.compression)
-        self.pert = make_perturbation(comp.name, stats=stats, **{k: v for k, v in sweep.results[0].settings.items() if k in comp.options})
-        self.pert.prepare(self.model, select_layers(self.model, [n for u in units for n in u['layers']]), sample)
-        if self.pert.needs_data:  # the sweep's method (Wanda, SparseGPT, GPTQ) takes its statistics from the dense copy, as the scan did
-            if calibration_data is None:
-                raise ValueError(f"refine: the sweep's method {self.pert.method!r} needs calibration data: pass data= or calibration_data=")
-            self.pert.collect(self.model, self.pert.layers, calibration_data)
+        # the sweep's method (Wanda, SparseGPT, GPTQ) takes its statistics from the dense copy, as the scan did
+        self.pert, self.units = sweep_perturbation(sweep, self.model, units, sample, stats, calibration_data, what='refine (data= or calibration_data=)')
         self.pert.reuse = True  # masks and channels chosen once, on the unperturbed copy, whatever else is compressed
-        key = (lambda pu: tuple(pu.group)) if comp.groups else (lambda pu: (pu.name,))
-        by_key = {key(pu): pu for pu in self.pert.units()}
-        self.units = {u['name']: by_key[u['group']] for u in units}
         loose = [n for n, cs in cands.items() if any(cs) and not getattr(self.units[n], 'exact', True)]
         if loose:
             raise ValueError(f"refine: pruning the groups of {', '.join(loose)} cannot be emulated by zeroing (their channels pass "
