@@ -56,6 +56,7 @@ def _codebook(W:torch.Tensor, group:int)->tuple:
 def encode_change(dense:torch.Tensor, # a parameter's own values
                   new:torch.Tensor, # its values once compressed (same shape)
                   group_size:int|None=None, # quantization: columns sharing a grid in a row, so that codes stay few per group
+                  codes:bool=True, # consider codes (worth it for quantized weights, which take few distinct values)
                  )->dict|None: # how to rebuild `new` from `dense` (None: nothing changed)
     "The change from `dense` to `new`, stored in the fewest bytes that rebuild it exactly: zeroed positions, kept values, codes, or the rows."
     if dense.shape != new.shape: raise ValueError(f"new has shape {tuple(new.shape)}, dense {tuple(dense.shape)}")
@@ -70,7 +71,7 @@ def encode_change(dense:torch.Tensor, # a parameter's own values
     if (region[moved] == 0).all(): return dict(kind='zeros', mask=_pack(moved), **base)  # pruning that keeps the other weights
     keep = region != 0
     options = [dict(kind='sparse', mask=_pack(keep), values=region[keep].clone(), **base), dict(kind='full', values=region.clone(), **base)]
-    if group_size is not None or region.shape[1] <= 2 ** 16:
+    if codes:
         codes, book = _codebook(region, group_size or region.shape[1])
         if book.shape[2] <= 256:
             bits = max(1, math.ceil(math.log2(book.shape[2])))
@@ -141,7 +142,8 @@ class LevelDatabase:
         self.touches = {}  # parameter name -> units whose changes write into it
         for u, by_level in entries.items():
             for ch in by_level.values():
-                for p in ch: self.touches.setdefault(p, []).count(u) or self.touches[p].append(u)
+                for p in ch:
+                    if u not in (us := self.touches.setdefault(p, [])): us.append(u)
         for p, us in self.touches.items():   # units writing into one parameter must write disjoint rows, or zeros only
             spans = [(e['rows'], u) for u in us for ch in entries[u].values() if (e := ch.get(p)) is not None and e['kind'] != 'zeros']
             for i, (a, u) in enumerate(spans):
@@ -216,7 +218,7 @@ def level_database(sweep:SensitivitySweep, # the sweep: its units, levels, compr
                         skipped[u['name']] = "compressing it builds a new model (its channels pass through operations that mix them), not new weights"; break
                     new = {f"{names[m]}.{k}".lstrip('.'): t.detach().clone() for m in p.modified for k, t in m.named_parameters()}
                 getattr(pert, '_masks', {}).pop((pu.name, level), None)   # the perturbation's own cache: the database keeps the compact copy
-                changes = {k: e for k, t in new.items() if (e := encode_change(params[k], t, group)) is not None}
+                changes = {k: e for k, t in new.items() if (e := encode_change(params[k], t, group, codes=comp.name == 'quantization')) is not None}
                 for k in changes: dense.setdefault(k, _checksum(params[k]))
                 levels[level] = changes
             else: entries[u['name']] = levels
