@@ -35,6 +35,7 @@ from .costs import *
 from .baselines import *
 from .leveldb import *
 from .allocate import *
+from .search import *
 from .sparsifier import *
 from .pruner import *
 from .quantizer import *
