@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 from .core import select_layers, progress
+from .checkpoint import tensor_digest
 from .evaluation import first_inputs
 from .compression import get_compression
 from .perturb import make_perturbation
@@ -67,7 +68,6 @@ def encode_change(dense:torch.Tensor, # a parameter's own values
     r0, r1 = int(r[0]), int(r[-1]) + 1
     region, moved = w.reshape(changed.shape)[r0:r1], changed[r0:r1]
     base = dict(rows=(r0, r1), shape=tuple(region.shape))
-    size = lambda e: sum(v.numel() * v.element_size() for v in e.values() if isinstance(v, torch.Tensor))
     if (region[moved] == 0).all(): return dict(kind='zeros', mask=_pack(moved), **base)  # pruning that keeps the other weights
     keep = region != 0
     options = [dict(kind='sparse', mask=_pack(keep), values=region[keep].clone(), **base), dict(kind='full', values=region.clone(), **base)]
@@ -76,7 +76,7 @@ def encode_change(dense:torch.Tensor, # a parameter's own values
         if book.shape[2] <= 256:
             bits = max(1, math.ceil(math.log2(book.shape[2])))
             options.append(dict(kind='codes', codes=_pack_codes(codes, bits), bits=bits, book=book, group=group_size or region.shape[1], **base))
-    return min(options, key=size)
+    return min(options, key=change_bytes)
 
 def apply_change(t:torch.Tensor, # the tensor to write into (a parameter at its dense values, or with other units' changes)
                  enc:dict, # what `encode_change` returned for it
@@ -121,9 +121,14 @@ def sweep_perturbation(sweep:SensitivitySweep, # the sweep whose compression, me
 
 def _size(n:int)->str: return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
 
-def _checksum(t:torch.Tensor)->tuple:
-    "Shape, dtype and the float64 sum of |t|: enough to tell another model's parameter from this one's."
-    return tuple(t.shape), str(t.dtype).removeprefix('torch.'), float(t.detach().double().abs().sum())
+def _fingerprint(t:torch.Tensor)->tuple:
+    "Shape, dtype and `tensor_digest` of a parameter: another model's parameter, or this one changed, does not match."
+    return tuple(t.shape), str(t.dtype).removeprefix('torch.'), tensor_digest(t)
+
+def _whole_bytes(db, p:str)->int:
+    "Bytes of parameter `p` of the database's dense model, stored whole."
+    shape, dtype, _ = db.dense[p]
+    return math.prod(shape) * torch.empty(0, dtype=getattr(torch, dtype)).element_size()
 
 # %% ../nbs/68_leveldb.ipynb #9521163f
 class LevelDatabase:
@@ -133,7 +138,7 @@ class LevelDatabase:
                  settings:dict, # its options (method, pattern, group size, criteria, ...)
                  units:list, # per unit: dict(name, layers, levels) of the units stored
                  entries:dict, # {unit name: {level: {parameter name: change (see `encode_change`)}}}
-                 dense:dict, # {parameter name: (shape, dtype, checksum)} of the dense parameters the changes apply to
+                 dense:dict, # {parameter name: (shape, dtype, tensor_digest)} of the dense parameters the changes apply to
                  skipped:dict, # {unit name: why it is not stored}
                  seconds:float=0., # time to build
                 ):
@@ -156,8 +161,7 @@ class LevelDatabase:
     def nbytes(self)->int: return sum(change_bytes(e) for lv in self.entries.values() for ch in lv.values() for e in ch.values()) # bytes of the stored changes
     @property
     def dense_bytes(self)->int: # bytes the same parameters would take stored whole at every level
-        return sum(math.prod(self.dense[p][0]) * torch.empty(0, dtype=getattr(torch, self.dense[p][1])).element_size()
-                   for lv in self.entries.values() for ch in lv.values() for p in ch)
+        return sum(_whole_bytes(self, p) for lv in self.entries.values() for ch in lv.values() for p in ch)
     def __repr__(self):
         return (f"LevelDatabase({self.compression}, {len(self.entries)} units x {sum(len(v) for v in self.entries.values())} levels in all, "
                 f"{_size(self.nbytes)} ({self.nbytes / max(self.dense_bytes, 1):.1%} of the weights stored whole), {len(self.skipped)} skipped)")
@@ -168,7 +172,7 @@ def summary(self:LevelDatabase)->pd.DataFrame:
     rows = []
     for u, by_level in self.entries.items():
         for l, ch in by_level.items():
-            whole = sum(math.prod(self.dense[p][0]) * torch.empty(0, dtype=getattr(torch, self.dense[p][1])).element_size() for p in ch)
+            whole = sum(_whole_bytes(self, p) for p in ch)
             rows.append(dict(unit=u, level=l, kinds='+'.join(sorted({e['kind'] for e in ch.values()})) or 'unchanged',
                              bytes=sum(change_bytes(e) for e in ch.values()), whole_bytes=whole))
     df = pd.DataFrame(rows, columns=['unit', 'level', 'kinds', 'bytes', 'whole_bytes'])
@@ -217,16 +221,15 @@ def level_database(sweep:SensitivitySweep, # the sweep: its units, levels, compr
                     if p.model is not model:
                         skipped[u['name']] = "compressing it builds a new model (its channels pass through operations that mix them), not new weights"; break
                     new = {f"{names[m]}.{k}".lstrip('.'): t.detach().clone() for m in p.modified for k, t in m.named_parameters()}
-                getattr(pert, '_masks', {}).pop((pu.name, level), None)   # the perturbation's own cache: the database keeps the compact copy
+                pert.release(pu, level)   # the database keeps the compact copy
                 changes = {k: e for k, t in new.items() if (e := encode_change(params[k], t, group, codes=comp.name == 'quantization')) is not None}
-                for k in changes: dense.setdefault(k, _checksum(params[k]))
+                for k in changes: dense.setdefault(k, _fingerprint(params[k]))
                 levels[level] = changes
             else: entries[u['name']] = levels
     finally:
         for m, t in was: m.training = t
     stored = [dict(name=u['name'], layers=list(u['layers']), levels=list(entries[u['name']])) for u in every if u['name'] in entries]
-    db = LevelDatabase(comp.name, dict(settings), stored, entries, dense, skipped, time.perf_counter() - t0)
-    return db
+    return LevelDatabase(comp.name, dict(settings), stored, entries, dense, skipped, time.perf_counter() - t0)
 
 # %% ../nbs/68_leveldb.ipynb #11d883ff
 def _levels_of(db:LevelDatabase, levels)->dict:
@@ -246,15 +249,14 @@ def _levels_of(db:LevelDatabase, levels)->dict:
 class Assembler:
     "Puts a `LevelDatabase`'s weights into a model: `set(levels)` rewrites only the parameters of units whose level changed; `restore()` brings back the dense weights."
     def __init__(self, db:LevelDatabase, model:nn.Module):
-        self.db, self.model, self.levels, self.writes = db, model, {}, 0
+        self.db, self.levels = db, {}
         params = dict(model.named_parameters())
         missing = [p for p in db.dense if p not in params]
         if missing: raise ValueError(f"model: it has no parameter {missing[0]!r} that the database changes; build the database on this model")
-        for p, (shape, dtype, total) in db.dense.items():
-            got = _checksum(params[p])
-            if got[:2] != (shape, dtype) or not math.isclose(got[2], total, rel_tol=1e-6, abs_tol=1e-12):
-                raise ValueError(f"model: parameter {p!r} is not the one the database was built on ({got[0]} {got[1]}, sum |w| {got[2]:.6g}; "
-                                 f"stored {shape} {dtype}, {total:.6g}); pass the dense model the sweep analysed")
+        for p, stored in db.dense.items():
+            if (got := _fingerprint(params[p])) != tuple(stored):
+                raise ValueError(f"model: parameter {p!r} is not the one the database was built on ({got[0]} {got[1]}, digest {got[2]}; "
+                                 f"stored {tuple(stored[0])} {stored[1]}, {stored[2]}); pass the dense model the sweep analysed")
         self.params, self.saved = params, {}
     def set(self, levels)->int: # parameters rewritten
         "Make the model hold every unit at its level in `levels` (a dict or an `Allocation`; units left out are dense)."
@@ -268,7 +270,7 @@ class Assembler:
                 t.copy_(self.saved[p])
                 for n in self.db.touches[p]:
                     if n in new and p in self.db.entries[n][new[n]]: apply_change(t, self.db.entries[n][new[n]][p])
-        self.levels, self.writes = new, self.writes + len(dirty)
+        self.levels = new
         return len(dirty)
     def restore(self):
         "Every parameter back to its dense value."

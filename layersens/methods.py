@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .core import CONV_TYPES, LINEAR_TYPES, is_masked, is_conv1d
+from .core import CONV_TYPES, LINEAR_TYPES, is_masked, is_conv1d, check_int
 from .compression import check_pct
 
 # %% auto #0
@@ -174,11 +174,6 @@ def wanda_mask(W:torch.Tensor, # the layer matrix (rows = outputs, columns = inp
     return _lowest(score, int(cols * sparsity / 100))
 
 # %% ../nbs/22_methods.ipynb #f1f836cb
-def _positive_int(name:str, value)->int:
-    "`value` when it is an int >= 1, else a ValueError naming `name`."
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1: raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
-
 def _prepare(W:torch.Tensor, # the layer matrix
              H:torch.Tensor, # X^T X of its inputs
             )->tuple: # (W, H) as copies in float32 (float64 if either is), dead inputs' columns of W zeroed and their diagonal of H set to 1
@@ -218,7 +213,7 @@ def sparsegpt(W:torch.Tensor, # the layer matrix (rows = outputs, columns = inpu
     "SparseGPT: prune `W` column block by column block, updating the remaining weights to reconstruct `X W^T` (OBS updates)."
     rows, cols = W.shape
     sparsity, nm = _check_sparsity(sparsity, pattern, cols)
-    blocksize = _positive_int('blocksize', blocksize)
+    blocksize = check_int('blocksize', blocksize, 1)
     if nm is not None and blocksize % nm[1]: raise ValueError(f"blocksize must be a multiple of {nm[1]} with pattern {pattern!r}, got {blocksize}")
     dtype = W.dtype
     W, H = _prepare(W, H)
@@ -276,7 +271,7 @@ def _round(W:torch.Tensor, scale:torch.Tensor, zero:torch.Tensor|None, bits:int)
 
 def _check_group(group_size, cols:int)->int:
     "The group size, `cols` (one group per row) when None."
-    return cols if group_size is None else _positive_int('group_size', group_size)
+    return cols if group_size is None else check_int('group_size', group_size, 1)
 
 def rtn(W:torch.Tensor, # the layer matrix (rows = outputs, columns = inputs)
         bits:int, # bit width, 2 to 16
@@ -301,7 +296,7 @@ def gptq(W:torch.Tensor, # the layer matrix (rows = outputs, columns = inputs)
         )->torch.Tensor: # the quantized W, in W's dtype, every row (group) on its grid
     "GPTQ: quantize `W` column by column, feeding each column's rounding error back into the columns not yet quantized."
     rows, cols = W.shape
-    bits, gs, blocksize = check_bits(bits, 'gptq'), _check_group(group_size, cols), _positive_int('blocksize', blocksize)
+    bits, gs, blocksize = check_bits(bits, 'gptq'), _check_group(group_size, cols), check_int('blocksize', blocksize, 1)
     dtype = W.dtype
     W, H = _prepare(W, H)
     grid = _grid(W, bits, sym) if gs >= cols else None

@@ -64,6 +64,9 @@ class Perturbation:
         ok = {n: m for n, m in layers.items() if n not in bad}
         self.calibration = calibrate(model, ok, data, kind=get_method(self.method).stats, verbose=verbose).stats if ok else {}
         return self
+    def release(self, unit:Unit, level):
+        "Drop what was kept of `unit` at `level` (a data method's result, a reused mask): the next `apply` computes it again."
+        getattr(self, '_masks', {}).pop((unit.name, level), None)
     @contextmanager
     def apply(self, unit:Unit, level): raise NotImplementedError
 

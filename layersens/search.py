@@ -4,8 +4,8 @@
 
 # %% ../nbs/72_search.ipynb #aced3469
 from __future__ import annotations
-import numbers, random, time
-from .core import progress
+import random, time
+from .core import progress, check_int
 
 # %% auto #0
 __all__ = ['level_switch', 'repair', 'evolve']
@@ -59,11 +59,7 @@ def _check_fidelity(fidelity, n_batches:int)->list:
     "The stages of `fidelity` as (batches, survivors), then the last one on every batch."
     if not isinstance(fidelity, (list, tuple)) or not all(isinstance(s, (list, tuple)) and len(s) == 2 for s in fidelity):
         raise ValueError(f"fidelity must be a list of (n_batches, survivors) pairs, got {fidelity!r}")
-    for b, s in fidelity:
-        for name, v in (('n_batches', b), ('survivors', s)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"fidelity: {name} must be an int >= 1, got {v!r} in {fidelity!r}")
-    return [(min(int(b), n_batches), int(s)) for b, s in fidelity] + [(n_batches, 1)]
+    return [(min(check_int('fidelity: n_batches', b, 1), n_batches), check_int('fidelity: survivors', s, 1)) for b, s in fidelity] + [(n_batches, 1)]
 
 def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's, OWL's), feasible
            cands:dict, # {unit: candidate levels in increasing compression}
@@ -80,8 +76,7 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
            verbose:bool=False, # a progress bar over the generations
           )->tuple: # (best levels, their fitness on all batches, history: one dict per generation)
     "A (1 + offspring) evolution over per-unit levels: level-switch mutations kept in budget, scored in stages of growing data."
-    for name, v, lo in (('generations', generations, 0), ('offspring', offspring, 1), ('switches', switches, 1), ('n_batches', n_batches, 1)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo: raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    for name, v, lo in (('generations', generations, 0), ('offspring', offspring, 1), ('switches', switches, 1), ('n_batches', n_batches, 1)): check_int(name, v, lo)
     if not feasible(start): raise ValueError("start: these levels do not meet the budget")
     stages, rng, t0 = _check_fidelity(fidelity, n_batches), random.Random(seed), time.perf_counter()
     count = dict(evaluations=0, tokens=0)
