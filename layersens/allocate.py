@@ -20,6 +20,7 @@ from .evaluation import to_device, evaluate, get_metric, METRICS, metric_value, 
 from .criteria import get_criterion
 from .compression import get_compression
 from .leveldb import sweep_perturbation
+from .search import check_search, run_search
 from .results import SensitivitySweep
 from .latency import Latency, timed_calls, measure_latency, compare_latency, paired_saving_ms
 from .costs import layer_macs, model_macs, param_count, check_cost, sweep_units, UnitCosts, achieved_cost
@@ -132,12 +133,14 @@ class Allocation:
     baseline_metric:float # the unmodified model's metric in the sweep
     settings:dict = field(default_factory=dict) # the sweep's options (criteria, granularity, ...), used by `apply`
     history:list = field(default_factory=list) # refine: per round, the predicted and measured joint delta, the cost and the targets
-    kind, version = 'Allocation', 2 # what `save` writes in the file's header (see `persist`)
+    search:dict = field(default_factory=dict) # search: its start, metric, fitness, settings, and history (per generation: fitness, evaluations, tokens, seconds)
+    kind, version = 'Allocation', 3 # what `save` writes in the file's header (see `persist`)
 
     def __repr__(self):
         fmt = get_compression(self.compression).format_level
         return (f"Allocation({self.compression}, {self.cost_name} budget {fmt(self.budget, '.4g')}: achieved {fmt(self.cost[self.cost_name], '.4g')}, "
-                f"{sum(u['level'] != 0 for u in self.units)}/{len(self.units)} units compressed, predicted delta {self.predicted_delta:+.4f})")
+                f"{sum(u['level'] != 0 for u in self.units)}/{len(self.units)} units compressed, predicted delta {self.predicted_delta:+.4f}"
+                + (f", searched: {self.search['metric']} {self.search['sign'] * self.search['start_fitness']:.4g} -> {self.search['sign'] * self.search['fitness']:.4g}" if self.search else '') + ")")
 
 # %% ../nbs/69_allocate.ipynb #71bfab4a
 def _check_bound(name:str, v):
@@ -281,11 +284,12 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
              fixed:dict|None=None, # {layer: level} held, not chosen (0: not compressed); a pruning group moves as one
              costs:UnitCosts|None=None, # a cost table of this sweep to reuse (its latencies are measured once)
              refine:int=0, # rounds of re-measuring each unit with the others compressed, then re-solving
-             data=None, # refine: batches to measure on (with metric=), or
+             data=None, # refine, search: batches to measure on (with metric=), or
              metric=None, # refine: a metric name or callable (default: the sweep's)
              eval_fn=None, # refine: a function model -> float instead of data and metric
              stats:dict|None=None, # refine: statistics from `gather_stats`, for criteria that need data
              calibration_data=None, # refine with a data method (wanda, sparsegpt, gptq): batches to calibrate on (default: data)
+             search:dict|None=None, # evolve from the solution on data= (see the search page): dict(generations=, offspring=, fidelity=, seed=, start=, ...)
              verbose:bool=False, # show progress bars
             )->Allocation:
     "One level per unit (0 or a level of the sweep) with the least predicted delta whose cost meets the budget: exact, by integer programming."
@@ -294,6 +298,8 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
     cost = comp.check_cost(cost)
     budget = comp.check_budget(cost, budget)
     refine = check_int('refine', refine, 0)
+    spec = check_search(search) if search is not None else None
+    if spec is not None and cost == 'latency': raise ValueError("search: a latency budget is not searched yet (latency does not add up over units); search on 'params' or 'macs'")
     score = _scorer(sweep.results[0].metric_name, sweep.results[0].higher_is_better, data, metric, eval_fn) if refine else None
     if example_inputs is None and data is not None: example_inputs = first_inputs(data)
     units = sweep_units(sweep)
@@ -312,10 +318,10 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
     deltas = {u['name']: {0: 0., **u['deltas']} for u in units}
     levels = _solve_levels(costs, cost, budget, cands, deltas)
     rounds = [dict(levels=levels, deltas=deltas, predicted=sum(max(deltas[n][l], 0.) for n, l in levels.items()))]
+    if (refine or spec) and stats is None and comp.uses_criteria:
+        crit = get_criterion(sweep.results[0].settings.get('criteria', 'large_final'))
+        if crit.needs: raise ValueError(f"stats: the sweep's criteria {crit.name!r} needs statistics: pass stats=gather_stats(model, batches, {crit.name!r})")
     if refine:
-        if stats is None and comp.uses_criteria:
-            crit = get_criterion(sweep.results[0].settings.get('criteria', 'large_final'))
-            if crit.needs: raise ValueError(f"stats: the sweep's criteria {crit.name!r} needs statistics: pass stats=gather_stats(model, batches, {crit.name!r})")
         emu = _Emulator(sweep, model, example_inputs, stats, units, cands, score, data if calibration_data is None else calibration_data)
         for r in range(refine + 1):
             cur = rounds[-1]
@@ -329,10 +335,15 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
     res = sweep.results[0]
     history = [dict(round=i, predicted_delta=float(r['predicted']), measured_delta=float(r['measured']),
                     cost=achieved_cost(costs, r['levels'])[cost], targets=costs.targets(r['levels'])) for i, r in enumerate(rounds)] if refine else []
-    b = rounds[best]
+    b, record = rounds[best], {}
+    if spec is not None:   # from the solution (or another start), measured candidates; the units' deltas are the sweep's, alone
+        found, record = run_search(sweep, model, costs, cost, budget, cands, b['levels'], data, spec, metric=metric, stats=stats,
+                                   calibration_data=calibration_data, example_inputs=example_inputs, verbose=verbose)
+        b = dict(levels=found, deltas=deltas, predicted=sum(max(deltas[n][l], 0.) for n, l in found.items()))
     return Allocation(comp.name, cost, budget, costs.targets(b['levels']), achieved_cost(costs, b['levels']), float(b['predicted']),
                       _unit_rows(costs, units, b['levels'], b['deltas'], held), res.metric_name, res.higher_is_better,
-                      res.baseline_metric, {k: v for k, v in res.settings.items() if k in comp.options}, history)
+                      res.baseline_metric, {k: v for k, v in res.settings.items() if k in comp.options}, history, record)
+
 
 # %% ../nbs/69_allocate.ipynb #713108be
 @patch
@@ -347,9 +358,9 @@ def to_dataframe(self:Allocation)->pd.DataFrame:
 def plot(self:Allocation,
          figsize:tuple=(12, 6), # size of the figure
         ): # the matplotlib Figure
-    "The level of each unit, its predicted delta, and (after refine) the predicted and measured joint delta per round."
-    n = 3 if self.history else 2
-    fig, axs = plt.subplots(n, 1, figsize=(figsize[0], figsize[1] * n / 2), gridspec_kw=dict(height_ratios=[2, 2, 1.5][:n]))
+    "The level of each unit, its predicted delta, and (after refine) the predicted and measured joint delta per round, (after search) the best fitness per evaluation."
+    n = 2 + bool(self.history) + bool(self.search)
+    fig, axs = plt.subplots(n, 1, figsize=(figsize[0], figsize[1] * n / 2), gridspec_kw=dict(height_ratios=[2, 2, 1.5, 1.5][:n]))
     df = self.to_dataframe()
     x = np.arange(len(df))
     comp = get_compression(self.compression)
@@ -367,6 +378,12 @@ def plot(self:Allocation,
         axs[2].plot(h['round'], h.measured_delta, marker='s', label='measured')
         axs[2].set_xlabel('refine round'); axs[2].set_ylabel(f"joint Δ {self.metric_name}")
         axs[2].set_xticks(h['round']); axs[2].legend()
+    if self.search:
+        h = pd.DataFrame(self.search['history'])
+        axs[-1].step(h.evaluations, self.search['sign'] * h.fitness, where='post', marker='.')
+        axs[-1].set_xlabel('evaluations (candidates scored)'); axs[-1].set_ylabel(f"{self.search['metric']} (fitness data)")
+        axs[-1].set_title(f"search from {self.search['start']}: {self.search['history'][-1]['generation']} generations, "
+                          f"{self.search['history'][-1]['tokens']:,} {self.search.get('counted', 'tokens')} scored, {self.search['seconds']:.1f} s", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -204,8 +204,8 @@ def level_database(sweep:SensitivitySweep, # the sweep: its units, levels, compr
     if example_inputs is None and calibration_data is not None: example_inputs = first_inputs(calibration_data)
     comp = get_compression(sweep.compression)
     group = settings.get('group_size') if comp.name == 'quantization' else None
-    names = {m: n for n, m in model.named_modules()}
     params = dict(model.named_parameters())
+    canon = {t: n for n, t in params.items()}   # a shared (tied) parameter by its first name, as named_parameters gives it
     was = [(m, m.training) for m in model.modules()]
     entries, skipped, dense = {}, {}, {}
     try:
@@ -220,7 +220,7 @@ def level_database(sweep:SensitivitySweep, # the sweep: its units, levels, compr
                 with torch.no_grad(), pert.apply(pu, level) as p:
                     if p.model is not model:
                         skipped[u['name']] = "compressing it builds a new model (its channels pass through operations that mix them), not new weights"; break
-                    new = {f"{names[m]}.{k}".lstrip('.'): t.detach().clone() for m in p.modified for k, t in m.named_parameters()}
+                    new = {canon[t]: t.detach().clone() for m in p.modified for t in m.parameters()}
                 pert.release(pu, level)   # the database keeps the compact copy
                 changes = {k: e for k, t in new.items() if (e := encode_change(params[k], t, group, codes=comp.name == 'quantization')) is not None}
                 for k in changes: dense.setdefault(k, _fingerprint(params[k]))

@@ -348,15 +348,16 @@ def allocate(self:SensitivitySweep,
              fixed:dict|None=None, # {layer: level} held, not chosen (0: not compressed); a pruning group moves as one
              costs=None, # a `UnitCosts` of this sweep to reuse (its latencies are measured once)
              refine:int=0, # rounds of re-measuring each unit with the others compressed, then re-solving
-             data=None, # refine: batches to measure on (with metric=), or
+             data=None, # refine, search: batches to measure on (with metric=), or
              metric=None, # refine: a metric name or callable (default: the sweep's)
              eval_fn=None, # refine: a function model -> float instead of data and metric
              stats:dict|None=None, # refine: statistics from `gather_stats`, for criteria that need data
              calibration_data=None, # refine with a data method (wanda, sparsegpt, gptq): batches to calibrate on (default: data)
+             search:dict|None=None, # evolve from the solution on data= (see the search page): dict(generations=, offspring=, fidelity=, seed=, start=, ...)
              verbose:bool=False, # show progress bars
             ): # an `Allocation`
     "One level per unit (0 or a level of the sweep) with the least predicted delta whose cost meets the budget: exact, by integer programming."
     from layersens.allocate import allocate  # a later layer: imported when used
     return allocate(self, budget, cost, model=model, example_inputs=example_inputs, min_level=min_level, max_level=max_level, fixed=fixed,
                     costs=costs, refine=refine, data=data, metric=metric, eval_fn=eval_fn, stats=stats,
-                    calibration_data=calibration_data, verbose=verbose)
+                    calibration_data=calibration_data, search=search, verbose=verbose)

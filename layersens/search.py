@@ -4,11 +4,22 @@
 
 # %% ../nbs/72_search.ipynb #aced3469
 from __future__ import annotations
-import random, time
+import copy, json, numbers, os, random, time
+from pathlib import Path
+import numpy as np
+import torch
+from torch import nn
 from .core import progress, check_int
+from .evaluation import METRICS, get_metric, split_batch, to_device, device_of, forward, model_output
+from .engine import make_engine, UnsafeForIncremental
+from .compression import get_compression
+from .costs import UnitCosts, achieved_cost, sweep_units
+from .results import SensitivitySweep
+from .leveldb import LevelDatabase, Assembler, level_database
+
 
 # %% auto #0
-__all__ = ['level_switch', 'repair', 'evolve']
+__all__ = ['SEARCH_OPTIONS', 'level_switch', 'repair', 'evolve', 'SearchFitness', 'check_search', 'start_levels', 'run_search']
 
 # %% ../nbs/72_search.ipynb #e91de723
 def _shift(levels:dict, cands:dict, unit:str, step:int)->bool:
@@ -61,6 +72,23 @@ def _check_fidelity(fidelity, n_batches:int)->list:
         raise ValueError(f"fidelity must be a list of (n_batches, survivors) pairs, got {fidelity!r}")
     return [(min(check_int('fidelity: n_batches', b, 1), n_batches), check_int('fidelity: survivors', s, 1)) for b, s in fidelity] + [(n_batches, 1)]
 
+def _resume(path:Path, same:dict)->dict|None:
+    "The state a search saved at `path`, None when there is no file; an error when another search wrote it."
+    if not path.exists(): return None
+    try: d = json.loads(path.read_text())
+    except ValueError as e: raise ValueError(f"checkpoint: {path} is not a search checkpoint ({e})") from None
+    if not isinstance(d, dict) or d.get('kind') != 'SearchCheckpoint': raise ValueError(f"checkpoint: {path} is not a search checkpoint")
+    differ = [k for k, v in same.items() if d['same'].get(k) != v]
+    if differ: raise ValueError(f"checkpoint: {path} was written by a search with other {', '.join(differ)}; "
+                                "resume with the same settings, or delete the file to start over")
+    return d
+
+def _save_state(path:Path, state:dict):
+    "Write the checkpoint whole or not at all."
+    tmp = path.with_name(path.name + '.tmp')
+    tmp.write_text(json.dumps(dict(kind='SearchCheckpoint', version=1, **state)))
+    os.replace(tmp, path)
+
 def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's, OWL's), feasible
            cands:dict, # {unit: candidate levels in increasing compression}
            feasible, # feasible(levels) -> True when the budget is met
@@ -72,21 +100,48 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
            fidelity=((1, 4),), # stages (n_batches, survivors) before the last one on every batch
            switches:int=1, # (up, down) pairs per mutation
            seed:int=0, # the search is the same for the same seed
+           max_evaluations:int|None=None, # stop after the generation that reaches this many evaluations
+           max_seconds:float|None=None, # stop after the generation that reaches this many seconds (not reproducible)
+           checkpoint=None, # a file: the state is written there after every generation, and a search finding it resumes
            tokens_per_batch:int=0, # counted into the history's tokens
+           counts=None, # counts() -> {name: number so far}, added to each history row (what the fitness itself counts)
            verbose:bool=False, # a progress bar over the generations
           )->tuple: # (best levels, their fitness on all batches, history: one dict per generation)
     "A (1 + offspring) evolution over per-unit levels: level-switch mutations kept in budget, scored in stages of growing data."
     for name, v, lo in (('generations', generations, 0), ('offspring', offspring, 1), ('switches', switches, 1), ('n_batches', n_batches, 1)): check_int(name, v, lo)
+    if max_evaluations is not None: check_int('max_evaluations', max_evaluations, 1)
+    if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, numbers.Real) or max_seconds <= 0):
+        raise ValueError(f"max_seconds must be a number > 0 or None, got {max_seconds!r}")
     if not feasible(start): raise ValueError("start: these levels do not meet the budget")
     stages, rng, t0 = _check_fidelity(fidelity, n_batches), random.Random(seed), time.perf_counter()
-    count = dict(evaluations=0, tokens=0)
+    count, extra, spent = dict(evaluations=0, tokens=0), {}, 0.
     def score(levels, n):
         count['evaluations'] += 1; count['tokens'] += n * tokens_per_batch
         return float(fitness(levels, n))
-    parent = dict(start)
-    best = score(parent, n_batches)
-    history = [dict(generation=0, fitness=best, accepted=True, **count, seconds=time.perf_counter() - t0)]
-    for g in progress(range(1, generations + 1), desc='search', verbose=verbose):
+    def row(g, best, accepted):
+        now = {k: v + extra.get(k, 0) for k, v in (counts() if counts is not None else {}).items()}
+        return dict(generation=g, fitness=best, accepted=accepted, **{**count, **now}, seconds=spent + time.perf_counter() - t0)
+    path = Path(checkpoint) if checkpoint is not None else None
+    same = dict(start=start, cands={n: list(c) for n, c in cands.items()}, seed=seed, offspring=offspring, fidelity=[list(s) for s in stages],
+                switches=switches)
+    state = _resume(path, json.loads(json.dumps(same))) if path is not None else None
+    tell = getattr(fitness, 'set_parent', lambda levels: None)   # a fitness that caches the parent's activations is told when it changes
+    if state is None:
+        parent = dict(start)
+        tell(parent)
+        best = score(parent, n_batches)
+        history = [row(0, best, True)]
+    else:   # the saved parent, history and random state: the rest runs as if never stopped
+        parent, best, history = state['parent'], state['best'], state['history']
+        rng.setstate((state['rng'][0], tuple(state['rng'][1]), state['rng'][2]))
+        count = {k: history[-1][k] for k in count}
+        extra = {k: v for k, v in history[-1].items() if k not in ('generation', 'fitness', 'accepted', 'seconds', *count)}
+        spent = history[-1]['seconds']
+        tell(parent)
+    done = lambda: (max_evaluations is not None and count['evaluations'] >= max_evaluations) or \
+                   (max_seconds is not None and history[-1]['seconds'] >= max_seconds)
+    for g in progress(range(history[-1]['generation'] + 1, generations + 1), desc='search', verbose=verbose):
+        if done(): break
         kids, seen = [], {tuple(parent.items())}
         for _ in range(4 * offspring):
             if len(kids) == offspring: break
@@ -98,6 +153,185 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
             ranked = sorted((score(k, n), i) for i, k in enumerate(kids))
             kids, last = [kids[i] for _, i in ranked[:keep]], ranked[0][0]
         accepted = last is not None and last < best
-        if accepted: parent, best = kids[0], last
-        history.append(dict(generation=g, fitness=best, accepted=accepted, **count, seconds=time.perf_counter() - t0))
+        if accepted: parent, best = kids[0], last; tell(parent)
+        history.append(row(g, best, accepted))
+        if path is not None: _save_state(path, dict(same=same, parent=parent, best=best, history=history, rng=rng.getstate()))
     return parent, best, history
+
+# %% ../nbs/72_search.ipynb #9170286e
+def _items(x, y)->int:
+    "Tokens in a batch of token ids (those the attention mask keeps), else its rows."
+    ids = x.get('input_ids') if isinstance(x, dict) else x
+    if isinstance(x, dict) and isinstance(x.get('attention_mask'), torch.Tensor): return int(x['attention_mask'].sum())
+    if isinstance(ids, torch.Tensor) and ids.dim() == 2 and not ids.is_floating_point(): return ids.numel()
+    t = ids if isinstance(ids, torch.Tensor) else y
+    return int(t.shape[0]) if isinstance(t, torch.Tensor) and t.dim() else 1
+
+class SearchFitness:
+    "The metric of allocations on calibration batches: each assembled from a level database into a copy of the model, each batch rerun from the parent's cached activations where the candidate first differs."
+    def __init__(self, db:LevelDatabase, # the compressed weights of every unit and level
+                 model:nn.Module, # the dense model the database was built on; a copy is used, the model is left as it was
+                 batches, # the fitness batches (calibration data, never the data that judges the result)
+                 metric='loss', # a metric name or `Metric`; negated when higher is better, so that lower is always better
+                 *,
+                 output_fn=None, # function outputs -> tensor scored (default: logits / last_hidden_state / first tensor)
+                 prefix:bool=True, # rerun each batch from where the candidate first differs from the parent (False: whole forward passes)
+                ):
+        self.metric, self.output_fn = get_metric(metric), output_fn
+        self.sign = -1. if self.metric.higher_is_better else 1.
+        self.model = copy.deepcopy(model).eval()
+        self.asm = Assembler(db, self.model)
+        dev = device_of(self.model)
+        self.batches = [tuple(to_device(v, dev) for v in split_batch(b, i)) for i, b in enumerate(batches)]
+        if not self.batches: raise ValueError("batches is empty: the search needs calibration batches to score candidates on")
+        self.items = [_items(x, y) for x, y in self.batches]
+        x0 = self.batches[0][0]
+        ids = x0.get('input_ids') if isinstance(x0, dict) else x0
+        self.item_name = 'tokens' if isinstance(ids, torch.Tensor) and ids.dim() == 2 and not ids.is_floating_point() else 'rows'   # what `tokens` counts
+        with torch.no_grad():
+            self.refs = [model_output(forward(self.model, x), output_fn) for x, _ in self.batches] if self.metric.needs == 'reference' else None
+        mods = dict(self.model.named_modules())
+        self.modules = {n: {l: tuple({mods[p.rpartition('.')[0]] for p in ch}) for l, ch in lv.items()} for n, lv in db.entries.items()}
+        self.prefix, self.note, self.parent, self.engines, self.clean, self.memo = prefix, None, {}, {}, {}, {}
+        self.counts = dict(batches=0, reruns=0, tokens=0)
+
+    def __len__(self): return len(self.batches)
+
+    def set_parent(self, levels:dict):
+        "The allocation whose activations each batch keeps; a candidate recomputes from its first unit that differs."
+        levels = {n: l for n, l in levels.items() if l}
+        if levels != self.parent: self.parent, self.clean = levels, {}   # each batch's engine reruns its clean pass when next used
+
+    def _changed(self, levels:dict)->tuple:
+        "The modules whose weights differ between `levels` and the parent."
+        return tuple({m for n in set(levels) | set(self.parent) if levels.get(n) != self.parent.get(n)
+                      for l in (levels.get(n), self.parent.get(n)) if l for m in self.modules[n][l]})
+
+    def _output(self, levels:dict, i:int):
+        "The model's output on batch i with every unit at its level in `levels`."
+        x = self.batches[i][0]
+        if self.prefix:
+            try:
+                eng = self.engines.get(i) or self.engines.setdefault(i, make_engine(self.model))   # one per batch: each keeps its batch's activations
+                if i not in self.clean:
+                    self.asm.set(self.parent)
+                    self.clean[i] = eng.run(x)
+                changed = self._changed(levels)
+                if not changed: return self.clean[i]
+                self.asm.set(levels)
+                self.counts['reruns'] += 1
+                return eng.rerun(changed)
+            except UnsafeForIncremental as e:
+                self.prefix, self.note, self.engines, self.clean = False, str(e), {}, {}
+        self.asm.set(levels)
+        return forward(self.model, x)
+
+    def batch(self, levels:dict, i:int)->tuple:
+        "(value, n) of the metric on batch i."
+        key = (tuple(sorted((n, l) for n, l in levels.items() if l)), i)
+        if key not in self.memo:
+            with torch.no_grad(): out = model_output(self._output({n: l for n, l in levels.items() if l}, i), self.output_fn)
+            x, y = self.batches[i]
+            self.memo[key] = self.metric.score(out, y, self.refs[i] if self.refs is not None else None, x)
+            self.counts['batches'] += 1; self.counts['tokens'] += self.items[i]
+        return self.memo[key]
+
+    def __call__(self, levels:dict, n:int)->float:
+        "The metric of `levels` on the first `n` batches (negated when higher is better)."
+        vals = [self.batch(levels, i) for i in range(n)]
+        return self.sign * self.metric.combine([v for v, _ in vals], [k for _, k in vals])
+
+    def close(self):
+        "Dense weights back in the copy; the cached activations dropped."
+        self.asm.restore(); self.engines, self.clean, self.memo = {}, {}, {}
+
+# %% ../nbs/72_search.ipynb #3c5df8e7
+SEARCH_OPTIONS = dict(generations=20, offspring=8, fidelity=((1, 4),), switches=1, seed=0, start='knapsack', metric=None,
+                      max_evaluations=None, max_seconds=None, checkpoint=None, database=None, prefix=True)
+
+def check_search(search)->dict:
+    "`search` (a dict of options of `allocate`'s search) completed with the defaults; an error for unknown options."
+    if not isinstance(search, dict): raise TypeError(f"search must be a dict of options ({', '.join(SEARCH_OPTIONS)}), got {type(search).__name__}")
+    unknown = sorted(set(search) - set(SEARCH_OPTIONS))
+    if unknown: raise ValueError(f"search: unknown option(s) {', '.join(map(repr, unknown))}; the options are {', '.join(SEARCH_OPTIONS)}")
+    return {**SEARCH_OPTIONS, **search}
+
+def _snap(level, options:list, width)->float:
+    "The option nearest `level` (by `width`), the more compressed one on a tie."
+    return min(options, key=lambda l: (abs(width(l) - level), -options.index(l)))
+
+def start_levels(start, # 'knapsack', 'uniform', or {layer: level} targets of another rule (OWL's, ERK's, ...)
+                 knapsack:dict, # {unit: level} the knapsack chose
+                 units:list, # the sweep's units (name, layers)
+                 cands:dict, # {unit: candidate levels}
+                 budget:float, # the budget, in levels (percent) or bits
+                 width, # width(unit, level) -> what the budget is in (percent, or bits)
+                )->dict: # {unit: level}, maybe not yet within the budget (`repair` makes it so)
+    "The levels a search starts from: the knapsack's; every unit at the level nearest the budget; or another rule's targets, snapped to each unit's levels."
+    if isinstance(start, str) and start == 'knapsack': return dict(knapsack)
+    if isinstance(start, str) and start == 'uniform': return {n: _snap(budget, cs, lambda l: width(n, l)) for n, cs in cands.items()}
+    if not isinstance(start, dict): raise ValueError(f"search: start must be 'knapsack', 'uniform' or a dict {{layer: level}}, got {start!r}")
+    layers = {n for u in units for n in u['layers']}
+    unknown = sorted(set(start) - layers)
+    if unknown: raise ValueError(f"search: start names {unknown[:3]}, not layers of the sweep")
+    out = {}
+    for u in units:
+        got = [start[n] for n in u['layers'] if n in start]
+        out[u['name']] = _snap(float(np.mean(got)), cands[u['name']], lambda l: width(u['name'], l)) if got else cands[u['name']][0]
+    return out
+
+def run_search(sweep:SensitivitySweep, # the sweep the allocation is made from
+               model:nn.Module, # the model it analysed; left unchanged
+               costs:UnitCosts, # its cost table
+               cost:str, # the cost the budget bounds
+               budget:float, # the budget
+               cands:dict, # {unit: candidate levels} (0 and the sweep's levels within the bounds)
+               knapsack:dict, # {unit: level} of the knapsack (or its refine rounds' best)
+               data, # the fitness batches
+               spec:dict, # the search's options, from `check_search`
+               *,
+               metric=None, # the fitness metric (default: the sweep's)
+               stats:dict|None=None, # statistics for criteria that need data
+               calibration_data=None, # batches a data method calibrates on (default: data)
+               example_inputs=None, # an input, for pruning's tracing
+               verbose:bool=False, # progress bars
+              )->tuple: # ({unit: level} found, the record for `Allocation.search`)
+    "Evolve the allocation from its start on `data`, in budget, with candidates assembled from a level database; the levels and a record of the search."
+    comp, t0 = get_compression(sweep.compression), time.perf_counter()
+    if data is None: raise TypeError("search: pass data= (calibration batches the search scores candidates on; not the data that judges the result)")
+    data = list(data)
+    metric = spec['metric'] or metric or sweep.results[0].metric_name
+    if isinstance(metric, str) and metric not in METRICS:
+        raise ValueError(f"search: the sweep's metric {metric!r} is not one of {', '.join(METRICS)}; pass search=dict(metric=...)")
+    cands = {n: [0, *comp.mildest_first([l for l in cs if l])] if 0 in cs else comp.mildest_first(cs) for n, cs in cands.items()}
+    movable = [n for n, cs in cands.items() if len(cs) > 1 or cs != [0]]
+    db = spec['database']
+    if db is None:
+        db = level_database(sweep, model, calibration_data=data if calibration_data is None else calibration_data,
+                            example_inputs=example_inputs, stats=stats, units=movable, verbose=verbose)
+    elif not isinstance(db, LevelDatabase) or db.compression != comp.name:
+        raise ValueError(f"search: database must be a LevelDatabase of this sweep ({comp.name}), got {db!r}")
+    missing = {n: db.skipped.get(n, 'not stored') for n in movable if n not in db.entries or any(l and l not in db.entries[n] for l in cands[n])}
+    if missing:
+        n, why = next(iter(missing.items()))
+        raise ValueError(f"search: {len(missing)} unit(s) cannot be assembled from the level database, e.g. {n!r} ({why}); "
+                         "hold them with fixed= or allocate without search")
+    width = (lambda n, l: l) if comp.is_percent else (lambda n, l: costs.bits(n, l))
+    feasible = lambda lv: comp.meets(achieved_cost(costs, lv)[cost], budget)
+    rng = random.Random(spec['seed'])
+    start = start_levels(spec['start'], knapsack, sweep_units(sweep), cands, budget, width)
+    if not (isinstance(spec['start'], str) and spec['start'] == 'knapsack'): start = repair(start, cands, feasible, rng)   # the knapsack's is feasible as it is
+    fit = SearchFitness(db, model, data, metric, prefix=spec['prefix'])
+    fit.set_parent(start)
+    try:
+        levels, best, history = evolve(start, cands, feasible, fit, len(data), generations=spec['generations'], offspring=spec['offspring'],
+                                       fidelity=spec['fidelity'], switches=spec['switches'], seed=spec['seed'],
+                                       max_evaluations=spec['max_evaluations'], max_seconds=spec['max_seconds'],
+                                       checkpoint=spec['checkpoint'], counts=lambda: dict(fit.counts), verbose=verbose)
+    finally: fit.close()
+    record = dict(metric=fit.metric.name, sign=fit.sign, counted=fit.item_name, start=spec['start'] if isinstance(spec['start'], str) else 'targets',
+                  start_levels=start, start_fitness=history[0]['fitness'], fitness=best, batches=len(data), tokens=sum(fit.items),
+                  prefix=fit.prefix, prefix_note=fit.note, database_bytes=db.nbytes, database_seconds=db.seconds,
+                  seconds=time.perf_counter() - t0, history=history,
+                  settings={k: v for k, v in spec.items() if k not in ('database', 'metric', 'start', 'checkpoint')})
+    return levels, record
