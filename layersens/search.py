@@ -159,11 +159,16 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
     return parent, best, history
 
 # %% ../nbs/72_search.ipynb #9170286e
+def _token_ids(x):
+    "The token ids of a batch's inputs (an integer batch x tokens tensor), or None when they are not token ids."
+    ids = x.get('input_ids') if isinstance(x, dict) else x
+    return ids if isinstance(ids, torch.Tensor) and ids.dim() == 2 and not ids.is_floating_point() else None
+
 def _items(x, y)->int:
     "Tokens in a batch of token ids (those the attention mask keeps), else its rows."
-    ids = x.get('input_ids') if isinstance(x, dict) else x
     if isinstance(x, dict) and isinstance(x.get('attention_mask'), torch.Tensor): return int(x['attention_mask'].sum())
-    if isinstance(ids, torch.Tensor) and ids.dim() == 2 and not ids.is_floating_point(): return ids.numel()
+    if _token_ids(x) is not None: return _token_ids(x).numel()
+    ids = x.get('input_ids') if isinstance(x, dict) else x
     t = ids if isinstance(ids, torch.Tensor) else y
     return int(t.shape[0]) if isinstance(t, torch.Tensor) and t.dim() else 1
 
@@ -185,9 +190,7 @@ class SearchFitness:
         self.batches = [tuple(to_device(v, dev) for v in split_batch(b, i)) for i, b in enumerate(batches)]
         if not self.batches: raise ValueError("batches is empty: the search needs calibration batches to score candidates on")
         self.items = [_items(x, y) for x, y in self.batches]
-        x0 = self.batches[0][0]
-        ids = x0.get('input_ids') if isinstance(x0, dict) else x0
-        self.item_name = 'tokens' if isinstance(ids, torch.Tensor) and ids.dim() == 2 and not ids.is_floating_point() else 'rows'   # what `tokens` counts
+        self.item_name = 'tokens' if _token_ids(self.batches[0][0]) is not None else 'rows'   # what `tokens` counts
         with torch.no_grad():
             self.refs = [model_output(forward(self.model, x), output_fn) for x, _ in self.batches] if self.metric.needs == 'reference' else None
         mods = dict(self.model.named_modules())
