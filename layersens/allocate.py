@@ -4,7 +4,7 @@
 
 # %% ../nbs/69_allocate.ipynb #c4189fcd
 from __future__ import annotations
-import contextlib, copy, math, numbers, os, sys
+import contextlib, copy, math, numbers, os, sys, warnings
 from contextlib import ExitStack
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -28,7 +28,7 @@ from . import persist
 _all_ = ['Latency', 'timed_calls', 'measure_latency', 'compare_latency', 'layer_macs', 'model_macs', 'check_cost', 'UnitCosts', 'achieved_cost']
 
 # %% auto #0
-__all__ = ['cost_range', 'choose_levels', 'Allocation', 'allocate', 'Latency', 'timed_calls', 'measure_latency',
+__all__ = ['cost_range', 'choose_levels', 'Allocation', 'hold_latency', 'allocate', 'Latency', 'timed_calls', 'measure_latency',
            'compare_latency', 'layer_macs', 'model_macs', 'check_cost', 'UnitCosts', 'achieved_cost']
 
 # %% ../nbs/69_allocate.ipynb #b46f4620
@@ -134,11 +134,14 @@ class Allocation:
     settings:dict = field(default_factory=dict) # the sweep's options (criteria, granularity, ...), used by `apply`
     history:list = field(default_factory=list) # refine: per round, the predicted and measured joint delta, the cost and the targets
     search:dict = field(default_factory=dict) # search: its start, metric, fitness, settings, and history (per generation: fitness, evaluations, tokens, seconds)
-    kind, version = 'Allocation', 3 # what `save` writes in the file's header (see `persist`)
+    latency:dict = field(default_factory=dict) # latency budget: the whole model's saving measured per round of correcting the units' summed savings
+    kind, version = 'Allocation', 4 # what `save` writes in the file's header (see `persist`)
 
     def __repr__(self):
         fmt = get_compression(self.compression).format_level
-        return (f"Allocation({self.compression}, {self.cost_name} budget {fmt(self.budget, '.4g')}: achieved {fmt(self.cost[self.cost_name], '.4g')}, "
+        got = f"achieved {fmt(self.cost[self.cost_name], '.4g')}" if not self.latency else \
+              f"measured {self.latency['measured']:.4g}% (the units' timed savings sum to {fmt(self.cost[self.cost_name], '.4g')})"
+        return (f"Allocation({self.compression}, {self.cost_name} budget {fmt(self.budget, '.4g')}: {got}, "
                 f"{sum(u['level'] != 0 for u in self.units)}/{len(self.units)} units compressed, predicted delta {self.predicted_delta:+.4f}"
                 + (f", searched: {self.search['metric']} {self.search['sign'] * self.search['start_fitness']:.4g} -> {self.search['sign'] * self.search['fitness']:.4g}" if self.search else '') + ")")
 
@@ -272,6 +275,38 @@ class _Emulator:
             out[n] = d
         return self.sign * (self.baseline - joint), out
 
+# %% ../nbs/69_allocate.ipynb #664e7d4c
+def hold_latency(solve, # solve(target) -> {unit: level} whose units' summed savings meet `target` percent
+                 predicted, # predicted(levels) -> the units' summed savings, percent
+                 measured, # measured(levels) -> percent of the whole model's latency removed
+                 budget:float, # the percent asked
+                 tolerance:float, # points the measured saving may lie from `budget`
+                 rounds:int, # corrections at most
+                 reach:tuple, # (lowest, highest) summed saving the levels reach: the target stays within
+                )->tuple: # (levels, the target they were solved for, one dict per round: target, predicted, measured, levels)
+    "Solve for a target of the units' summed savings, measure the whole model, move the target by the miss; until the measured saving lies within `tolerance` of the budget."
+    target, hist = float(budget), []
+    for r in range(rounds + 1):
+        levels = solve(target)
+        got = float(measured(levels))
+        hist.append(dict(round=r, target=target, predicted=float(predicted(levels)), measured=got, levels=levels))
+        if abs(got - budget) <= tolerance: break
+        nxt = min(max(target + budget - got, float(reach[0])), float(reach[1]))
+        if nxt == target: break   # at the edge of what the levels reach
+        target = nxt
+    ok = [h for h in hist if abs(h['measured'] - budget) <= tolerance]
+    pick = ok[0] if ok else min(hist, key=lambda h: abs(h['measured'] - budget))
+    return pick['levels'], pick['target'], hist
+
+def _latency_meter(model:nn.Module, comp, settings:dict, x, latency_fn, costs:UnitCosts):
+    "levels -> percent of the whole model's latency that a copy compressed to them removes: `latency_fn(model, copy)`, or timed against the model."
+    def removed(levels:dict)->float:
+        c = copy.deepcopy(model)
+        with restoring(model): comp.apply(c, costs.targets(levels), settings, x, permanent=True)
+        if latency_fn is not None: return float(latency_fn(model, c))
+        return float(compare_latency({'model': model, 'compressed': c}, x, warmup=3, repeats=20).saved_pct['compressed'])
+    return removed
+
 # %% ../nbs/69_allocate.ipynb #3ba5e4c5
 def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chosen from
              budget:float, # percent to remove (sparsity: of the analysed layers' weights or MACs; pruning: of the model's), or mean bits (quantization)
@@ -290,6 +325,9 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
              stats:dict|None=None, # refine: statistics from `gather_stats`, for criteria that need data
              calibration_data=None, # refine with a data method (wanda, sparsegpt, gptq): batches to calibrate on (default: data)
              search:dict|None=None, # evolve from the solution on data= (see the search page): dict(generations=, offspring=, fidelity=, seed=, start=, ...)
+             latency_tolerance:float|None=3., # latency: points the whole model's measured saving may lie from the budget (None: trust the units' summed savings)
+             latency_rounds:int=4, # latency: corrections of the summed-savings target at most
+             latency_fn=None, # latency: function (model, compressed copy) -> percent of its latency removed (default: timed, calls interleaved)
              verbose:bool=False, # show progress bars
             )->Allocation:
     "One level per unit (0 or a level of the sweep) with the least predicted delta whose cost meets the budget: exact, by integer programming."
@@ -299,7 +337,11 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
     budget = comp.check_budget(cost, budget)
     refine = check_int('refine', refine, 0)
     spec = check_search(search) if search is not None else None
-    if spec is not None and cost == 'latency': raise ValueError("search: a latency budget is not searched yet (latency does not add up over units); search on 'params' or 'macs'")
+    if latency_tolerance is not None and (isinstance(latency_tolerance, bool) or not isinstance(latency_tolerance, numbers.Real) or latency_tolerance < 0):
+        raise ValueError(f"latency_tolerance must be a number of points >= 0 or None, got {latency_tolerance!r}")
+    latency_rounds = check_int('latency_rounds', latency_rounds, 0)
+    if latency_fn is not None and (cost != 'latency' or not callable(latency_fn)):
+        raise ValueError(f"latency_fn: a function (model, compressed) -> percent of the latency removed, with cost='latency'; got {latency_fn!r} with cost={cost!r}")
     score = _scorer(sweep.results[0].metric_name, sweep.results[0].higher_is_better, data, metric, eval_fn) if refine else None
     if example_inputs is None and data is not None: example_inputs = first_inputs(data)
     units = sweep_units(sweep)
@@ -316,7 +358,13 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
         raise ValueError(f"budget: {comp.out_of_reach(cost, budget)} with the sweep's levels {sweep.levels} and 0 (within min_level, max_level and "
                          f"fixed): the reachable range is {comp.format_level(lo, '.4g')} to {comp.format_level(hi, '.4g')}")
     deltas = {u['name']: {0: 0., **u['deltas']} for u in units}
-    levels = _solve_levels(costs, cost, budget, cands, deltas)
+    target, lat_rounds, meter = budget, [], None   # latency: the target of the units' summed savings that the whole model's measured saving meets
+    if cost == 'latency' and latency_tolerance is not None:
+        meter = _latency_meter(model, comp, {k: v for k, v in sweep.results[0].settings.items() if k in comp.options},
+                               costs.example_inputs if example_inputs is None else example_inputs, latency_fn, costs)
+        levels, target, lat_rounds = hold_latency(lambda t: _solve_levels(costs, cost, t, cands, deltas), lambda lv: achieved_cost(costs, lv)[cost],
+                                            meter, budget, latency_tolerance, latency_rounds, (lo, hi))
+    else: levels = _solve_levels(costs, cost, budget, cands, deltas)
     rounds = [dict(levels=levels, deltas=deltas, predicted=sum(max(deltas[n][l], 0.) for n, l in levels.items()))]
     if (refine or spec) and stats is None and comp.uses_criteria:
         crit = get_criterion(sweep.results[0].settings.get('criteria', 'large_final'))
@@ -327,7 +375,7 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
             cur = rounds[-1]
             if r == refine: cur['measured'] = emu.delta(cur['levels']); break
             cur['measured'], cond = emu.conditional(cur['levels'], cands, verbose)
-            new = _solve_levels(costs, cost, budget, cands, cond)
+            new = _solve_levels(costs, cost, target, cands, cond)
             if new == cur['levels']: break  # converged: the same allocation again
             pred = cur['measured'] + sum(max(cond[n][new[n]], 0.) - max(cond[n][cur['levels'][n]], 0.) for n in new)
             rounds.append(dict(levels=new, deltas=cond, predicted=pred))
@@ -338,11 +386,20 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
     b, record = rounds[best], {}
     if spec is not None:   # from the solution (or another start), measured candidates; the units' deltas are the sweep's, alone
         found, record = run_search(sweep, model, costs, cost, budget, cands, b['levels'], data, spec, metric=metric, stats=stats,
-                                   calibration_data=calibration_data, example_inputs=example_inputs, verbose=verbose)
+                                   calibration_data=calibration_data, example_inputs=example_inputs, verbose=verbose, target=target,
+                                   admit=(lambda lv: abs(meter(lv) - budget) <= latency_tolerance) if meter is not None else None)
         b = dict(levels=found, deltas=deltas, predicted=sum(max(deltas[n][l], 0.) for n, l in found.items()))
+    lat = {}
+    if meter is not None:   # the whole model's saving at the levels chosen (measured again when refine or search moved them)
+        got = next((h['measured'] for h in lat_rounds if h['levels'] == b['levels']), None)
+        got = meter(b['levels']) if got is None else got
+        lat = dict(budget=float(budget), tolerance=float(latency_tolerance), target=float(target), timed=latency_fn is None, measured=got,
+                   met=abs(got - budget) <= latency_tolerance, rounds=[{k: v for k, v in h.items() if k != 'levels'} for h in lat_rounds])
+        if not lat['met']: warnings.warn(f"latency: the whole model's measured saving, {got:.1f}%, lies more than {latency_tolerance:g} points from the "
+                                          f"budget {budget:g}% after {len(lat_rounds)} round(s) (see Allocation.latency); raise latency_rounds, or time on a quieter machine")
     return Allocation(comp.name, cost, budget, costs.targets(b['levels']), achieved_cost(costs, b['levels']), float(b['predicted']),
                       _unit_rows(costs, units, b['levels'], b['deltas'], held), res.metric_name, res.higher_is_better,
-                      res.baseline_metric, {k: v for k, v in res.settings.items() if k in comp.options}, history, record)
+                      res.baseline_metric, {k: v for k, v in res.settings.items() if k in comp.options}, history, record, lat)
 
 
 # %% ../nbs/69_allocate.ipynb #713108be

@@ -344,15 +344,12 @@ def _structured(model, x, how, cost, budget, data, metric, device, levels, min_k
         raise ValueError(f"structured_levels: {max(levels):g} removes more than 100 - min_keep = {100 - min_keep:g} percent of a group's "
                          "channels: lower the levels or min_keep")
     sweep = SensitivityAnalyzer(model, data=data, metric=metric, verbose=verbose).sweep('pruning', levels)
-    asked, costs = budget, UnitCosts(sweep, model, x, latency=cost == 'latency', device=device)  # latencies timed once
-    for _ in range(6):  # latency: the groups' savings, timed apart, do not add up; raise the budget until it is met
-        plan = sweep.allocate(asked, cost, model=model, example_inputs=x, costs=costs)
-        c = copy.deepcopy(model); plan.apply(c, x)
-        if cost == 'macs': break
-        got = removed(c)
-        if got >= budget - 0.5: break
-        asked = asked * budget / max(got, 1.)
-    return c, plan.targets, {}
+    costs = UnitCosts(sweep, model, x, latency=cost == 'latency', device=device)  # latencies timed once
+    # latency: the groups' savings, timed apart, do not add up; allocate times the whole plan and corrects its target until it is met
+    plan = sweep.allocate(budget, cost, model=model, example_inputs=x, costs=costs, latency_rounds=5,
+                          latency_fn=(lambda m, c: removed(c)) if cost == 'latency' else None)
+    c = copy.deepcopy(model); plan.apply(c, x)
+    return c, plan.targets, ({'latency_rounds': plan.latency['rounds']} if plan.latency else {})
 
 def _mixed_result(model, data, level)->SensitivityResult:
     "A SensitivityResult whose deltas are the seed's mixed proxy (half mean |gradient|, half mean |weight|, each over its mean)."

@@ -354,10 +354,14 @@ def allocate(self:SensitivitySweep,
              stats:dict|None=None, # refine: statistics from `gather_stats`, for criteria that need data
              calibration_data=None, # refine with a data method (wanda, sparsegpt, gptq): batches to calibrate on (default: data)
              search:dict|None=None, # evolve from the solution on data= (see the search page): dict(generations=, offspring=, fidelity=, seed=, start=, ...)
+             latency_tolerance:float|None=3., # latency: points the whole model's measured saving may lie from the budget (None: trust the units' summed savings)
+             latency_rounds:int=4, # latency: corrections of the summed-savings target at most
+             latency_fn=None, # latency: function (model, compressed copy) -> percent of its latency removed (default: timed, calls interleaved)
              verbose:bool=False, # show progress bars
             ): # an `Allocation`
     "One level per unit (0 or a level of the sweep) with the least predicted delta whose cost meets the budget: exact, by integer programming."
     from layersens.allocate import allocate  # a later layer: imported when used
     return allocate(self, budget, cost, model=model, example_inputs=example_inputs, min_level=min_level, max_level=max_level, fixed=fixed,
                     costs=costs, refine=refine, data=data, metric=metric, eval_fn=eval_fn, stats=stats,
-                    calibration_data=calibration_data, search=search, verbose=verbose)
+                    calibration_data=calibration_data, search=search, latency_tolerance=latency_tolerance,
+                    latency_rounds=latency_rounds, latency_fn=latency_fn, verbose=verbose)

@@ -105,6 +105,7 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
            checkpoint=None, # a file: the state is written there after every generation, and a search finding it resumes
            tokens_per_batch:int=0, # counted into the history's tokens
            counts=None, # counts() -> {name: number so far}, added to each history row (what the fitness itself counts)
+           admit=None, # admit(levels) -> False keeps the parent although `levels` scored better (a latency measured off budget); counted as rejected
            verbose:bool=False, # a progress bar over the generations
           )->tuple: # (best levels, their fitness on all batches, history: one dict per generation)
     "A (1 + offspring) evolution over per-unit levels: level-switch mutations kept in budget, scored in stages of growing data."
@@ -114,7 +115,7 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
         raise ValueError(f"max_seconds must be a number > 0 or None, got {max_seconds!r}")
     if not feasible(start): raise ValueError("start: these levels do not meet the budget")
     stages, rng, t0 = _check_fidelity(fidelity, n_batches), random.Random(seed), time.perf_counter()
-    count, extra, spent = dict(evaluations=0, tokens=0), {}, 0.
+    count, extra, spent = dict(evaluations=0, tokens=0, rejected=0), {}, 0.
     def score(levels, n):
         count['evaluations'] += 1; count['tokens'] += n * tokens_per_batch
         return float(fitness(levels, n))
@@ -134,7 +135,7 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
     else:   # the saved parent, history and random state: the rest runs as if never stopped
         parent, best, history = state['parent'], state['best'], state['history']
         rng.setstate((state['rng'][0], tuple(state['rng'][1]), state['rng'][2]))
-        count = {k: history[-1][k] for k in count}
+        count = {k: history[-1].get(k, 0) for k in count}
         extra = {k: v for k, v in history[-1].items() if k not in ('generation', 'fitness', 'accepted', 'seconds', *count)}
         spent = history[-1]['seconds']
         tell(parent)
@@ -153,6 +154,7 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
             ranked = sorted((score(k, n), i) for i, k in enumerate(kids))
             kids, last = [kids[i] for _, i in ranked[:keep]], ranked[0][0]
         accepted = last is not None and last < best
+        if accepted and admit is not None and not admit(kids[0]): accepted = False; count['rejected'] += 1
         if accepted: parent, best = kids[0], last; tell(parent)
         history.append(row(g, best, accepted))
         if path is not None: _save_state(path, dict(same=same, parent=parent, best=best, history=history, rng=rng.getstate()))
@@ -298,6 +300,8 @@ def run_search(sweep:SensitivitySweep, # the sweep the allocation is made from
                calibration_data=None, # batches a data method calibrates on (default: data)
                example_inputs=None, # an input, for pruning's tracing
                verbose:bool=False, # progress bars
+               target:float|None=None, # what `feasible` holds the cost to (default: the budget; latency: the summed savings the whole model met)
+               admit=None, # admit(levels) -> False rejects a better candidate (latency: the whole model's measured saving off budget)
               )->tuple: # ({unit: level} found, the record for `Allocation.search`)
     "Evolve the allocation from its start on `data`, in budget, with candidates assembled from a level database; the levels and a record of the search."
     comp, t0 = get_compression(sweep.compression), time.perf_counter()
@@ -320,7 +324,8 @@ def run_search(sweep:SensitivitySweep, # the sweep the allocation is made from
         raise ValueError(f"search: {len(missing)} unit(s) cannot be assembled from the level database, e.g. {n!r} ({why}); "
                          "hold them with fixed= or allocate without search")
     width = (lambda n, l: l) if comp.is_percent else (lambda n, l: costs.bits(n, l))
-    feasible = lambda lv: comp.meets(achieved_cost(costs, lv)[cost], budget)
+    target = budget if target is None else target
+    feasible = lambda lv: comp.meets(achieved_cost(costs, lv)[cost], target)
     rng = random.Random(spec['seed'])
     start = start_levels(spec['start'], knapsack, sweep_units(sweep), cands, budget, width)
     if not (isinstance(spec['start'], str) and spec['start'] == 'knapsack'): start = repair(start, cands, feasible, rng)   # the knapsack's is feasible as it is
@@ -330,7 +335,7 @@ def run_search(sweep:SensitivitySweep, # the sweep the allocation is made from
         levels, best, history = evolve(start, cands, feasible, fit, len(data), generations=spec['generations'], offspring=spec['offspring'],
                                        fidelity=spec['fidelity'], switches=spec['switches'], seed=spec['seed'],
                                        max_evaluations=spec['max_evaluations'], max_seconds=spec['max_seconds'],
-                                       checkpoint=spec['checkpoint'], counts=lambda: dict(fit.counts), verbose=verbose)
+                                       checkpoint=spec['checkpoint'], counts=lambda: dict(fit.counts), admit=admit, verbose=verbose)
     finally: fit.close()
     record = dict(metric=fit.metric.name, sign=fit.sign, counted=fit.item_name, start=spec['start'] if isinstance(spec['start'], str) else 'targets',
                   start_levels=start, start_fitness=history[0]['fitness'], fitness=best, batches=len(data), tokens=sum(fit.items),
