@@ -283,9 +283,10 @@ def hold_latency(solve, # solve(target) -> {unit: level} whose units' summed sav
                  tolerance:float, # points the measured saving may lie from `budget`
                  rounds:int, # corrections at most
                  reach:tuple, # (lowest, highest) summed saving the levels reach: the target stays within
+                 start:float|None=None, # the first target (default: the budget)
                 )->tuple: # (levels, the target they were solved for, one dict per round: target, predicted, measured, levels)
     "Solve for a target of the units' summed savings, measure the whole model, move the target by the miss; until the measured saving lies within `tolerance` of the budget."
-    target, hist = float(budget), []
+    target, hist = float(budget if start is None else start), []
     for r in range(rounds + 1):
         levels = solve(target)
         got = float(measured(levels))
@@ -384,6 +385,13 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
     history = [dict(round=i, predicted_delta=float(r['predicted']), measured_delta=float(r['measured']),
                     cost=achieved_cost(costs, r['levels'])[cost], targets=costs.targets(r['levels'])) for i, r in enumerate(rounds)] if refine else []
     b, record = rounds[best], {}
+    if meter is not None and b['levels'] != levels:   # refine moved the levels: hold the budget again, on the deltas that chose them
+        d = b['deltas']
+        lv, target, more = hold_latency(lambda t: _solve_levels(costs, cost, t, cands, d), lambda v: achieved_cost(costs, v)[cost], meter,
+                                        budget, latency_tolerance, latency_rounds, (lo, hi), start=target)
+        pred = b['predicted'] + sum(max(d[n][lv[n]], 0.) - max(d[n][b['levels'][n]], 0.) for n in lv)
+        lat_rounds += [dict(h, round=len(lat_rounds) + i) for i, h in enumerate(more)]
+        b = dict(b, levels=lv, predicted=pred)
     if spec is not None:   # from the solution (or another start), measured candidates; the units' deltas are the sweep's, alone
         found, record = run_search(sweep, model, costs, cost, budget, cands, b['levels'], data, spec, metric=metric, stats=stats,
                                    calibration_data=calibration_data, example_inputs=example_inputs, verbose=verbose, target=target,
