@@ -210,8 +210,8 @@ def _unit_rows(costs:UnitCosts, units:list, levels:dict, deltas:dict, held:dict)
                  note=held.get(u['name'], u['note']), **costs.costs_of(u['name'], levels[u['name']])) for u in units]
 
 # %% ../nbs/69_allocate.ipynb #bbf53a6b
-def _scorer(metric_name:str, higher_is_better:bool, data, metric, eval_fn):
-    "A function model -> metric: `eval_fn`, or `metric` (default: the sweep's) on `data`."
+def _scorer(metric_name:str, higher_is_better:bool, data, metric, eval_fn, reference=None):
+    "A function model -> metric: `eval_fn`, or `metric` (default: the sweep's) on `data` (against `reference`, the dense model, for KL, cosine, agreement)."
     if (data is None) == (eval_fn is None):
         raise TypeError("pass data= (batches) with metric=, or eval_fn= (a function model -> float), not " + ("both" if data is not None else "neither"))
     if eval_fn is not None:
@@ -223,7 +223,8 @@ def _scorer(metric_name:str, higher_is_better:bool, data, metric, eval_fn):
     if M.higher_is_better != higher_is_better:
         raise ValueError(f"metric: {M.name!r} is {'higher' if M.higher_is_better else 'lower'} is better, but the sweep's "
                          f"{metric_name!r} is {'higher' if higher_is_better else 'lower'} is better: its deltas would be of the wrong sign")
-    return lambda m: evaluate(m, data, M)[M.name]
+    ref = reference if M.needs == 'reference' else None
+    return lambda m: evaluate(m, data, M, reference=ref)[M.name]
 
 # %% ../nbs/69_allocate.ipynb #cefbbda2
 class _Emulator:
@@ -343,7 +344,7 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
     latency_rounds = check_int('latency_rounds', latency_rounds, 0)
     if latency_fn is not None and (cost != 'latency' or not callable(latency_fn)):
         raise ValueError(f"latency_fn: a function (model, compressed) -> percent of the latency removed, with cost='latency'; got {latency_fn!r} with cost={cost!r}")
-    score = _scorer(sweep.results[0].metric_name, sweep.results[0].higher_is_better, data, metric, eval_fn) if refine else None
+    score = _scorer(sweep.results[0].metric_name, sweep.results[0].higher_is_better, data, metric, eval_fn, model) if refine else None
     if example_inputs is None and data is not None: example_inputs = first_inputs(data)
     units = sweep_units(sweep)
     if costs is None: costs = UnitCosts(sweep, model, example_inputs, verbose=verbose)
@@ -506,7 +507,7 @@ def measure(self:Allocation,
            )->dict: # the metric before and after, measured and predicted deltas, and what was removed, counted
     "Compress a copy of `model` with `apply` and measure the joint delta beside the prediction."
     comp = get_compression(self.compression)
-    score = _scorer(self.metric_name, self.higher_is_better, data, metric, eval_fn)
+    score = _scorer(self.metric_name, self.higher_is_better, data, metric, eval_fn, model)
     if example_inputs is None and data is not None: example_inputs = first_inputs(data)
     c = copy.deepcopy(model)
     comp.apply(c, self.targets, self.settings, example_inputs, permanent=True, **kwargs)  # plain weights, for counting
