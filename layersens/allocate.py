@@ -296,9 +296,13 @@ def hold_latency(solve, # solve(target) -> {unit: level} whose units' summed sav
         nxt = min(max(target + budget - got, float(reach[0])), float(reach[1]))
         if nxt == target: break   # at the edge of what the levels reach
         target = nxt
-    ok = [h for h in hist if abs(h['measured'] - budget) <= tolerance]
-    pick = ok[0] if ok else min(hist, key=lambda h: abs(h['measured'] - budget))
+    pick = _closest(hist, budget, tolerance)
     return pick['levels'], pick['target'], hist
+
+def _closest(rounds:list, budget:float, tolerance:float)->dict:
+    "The first round measured within the tolerance, else the one measured closest to the budget."
+    ok = [h for h in rounds if abs(h['measured'] - budget) <= tolerance]
+    return ok[0] if ok else min(rounds, key=lambda h: abs(h['measured'] - budget))
 
 def _latency_meter(model:nn.Module, comp, settings:dict, x, latency_fn, costs:UnitCosts):
     "levels -> percent of the whole model's latency that a copy compressed to them removes: `latency_fn(model, copy)`, or timed against the model."
@@ -400,8 +404,8 @@ def allocate(sweep:SensitivitySweep, # the sweep whose units and levels are chos
         b = dict(levels=found, deltas=deltas, predicted=sum(max(deltas[n][l], 0.) for n, l in found.items()))
     lat = {}
     if meter is not None:   # the whole model's saving at the levels chosen (measured again when refine or search moved them)
-        got = next((h['measured'] for h in lat_rounds if h['levels'] == b['levels']), None)
-        got = meter(b['levels']) if got is None else got
+        same = [h for h in lat_rounds if h['levels'] == b['levels']]   # the measurement hold_latency went by, when it timed these levels
+        got = _closest(same, budget, latency_tolerance)['measured'] if same else meter(b['levels'])
         lat = dict(budget=float(budget), tolerance=float(latency_tolerance), target=float(target), timed=latency_fn is None, measured=got,
                    met=abs(got - budget) <= latency_tolerance, rounds=[{k: v for k, v in h.items() if k != 'levels'} for h in lat_rounds])
         if not lat['met']: warnings.warn(f"latency: the whole model's measured saving, {got:.1f}%, lies more than {latency_tolerance:g} points from the "
