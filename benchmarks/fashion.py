@@ -12,13 +12,14 @@ Per seed (0, 1, 2): the model is trained (`--epochs` one-cycle AdamW epochs on t
 training batches of 128 (the calibration batches: they also recalibrate BatchNorm and are the search's fitness data);
 then, at each budget, every rule:
 - sparsity at 80, 90 and 95% of the Conv/Linear weights (magnitude): uniform, ERK, LAMP, knapsack (`allocate`),
-  search (`allocate(search=...)`, from the knapsack, fitness: loss on the calibration batches);
-- quantization at a mean of 3 bits: uniform, knapsack, search;
-- structured pruning at 50% of the MACs and at 30% of the measured latency (uniform: one channel ratio found by
+  search (`allocate(search=...)`, from the knapsack, fitness: loss on the calibration batches), and 'search, BN'
+  (the same with `recalibrate=`: each candidate's BatchNorm re-estimated on the calibration batches before scoring);
+- quantization at a mean of 3 bits: uniform, knapsack, search, search with BN;
+- structured pruning at 50% of the MACs and at 30% of the measured latency (the same rules; uniform: one channel ratio found by
   bisection on the MACs or the time; knapsack and search held on the measured latency by `allocate`).
 The fine-tune is the same for every rule: AdamW, cosine decay to 0, `--tune-epochs` passes over `--tune-images`
 training images (quantized models are quantized again after it, at their levels). Its learning rate is chosen per
-budget from `--lrs`: on the first seed every rule is fine-tuned at each, and the rate with the best validation accuracy
+budget from `--lrs`: on the first seed each rule but 'search, BN' is fine-tuned at each, and the rate with the best validation accuracy
 averaged over the rules is the budget's, for every rule and seed.
 
 Each row: what was removed (measured on the compressed copy), the rule's cost (evaluations and seconds, the sweep not
@@ -168,7 +169,7 @@ def main():
             row['calib_delta'] = mean_loss(m, calib) - dense['loss']
             if alloc is not None: row['predicted_delta'] = alloc.predicted_delta
             recalibrate_bn(m, calib); row['after BN recalibration'] = accuracy(m, test)
-            if seed == a.seeds[0]:   # the seed that chooses the learning rates: every rule fine-tuned at every one
+            if seed == a.seeds[0] and method in CHOOSERS:   # the seed that chooses the learning rates: these rules fine-tuned at every one
                 row['tuned'] = {}
                 for lr in a.lrs:
                     c = tune(copy.deepcopy(m), data, lr, a.tune_epochs, a.tune_images, seed)
@@ -189,7 +190,7 @@ def main():
                   f"tuned {row['after fine-tuning']:.4f} ({secs:.0f} s, {evals} evaluations)", flush=True)
 
         def allocations(label, kind, budget, cost, apply, removed, requant=None, **kw):
-            for method, extra in (('knapsack', {}), ('search', dict(search=search))):
+            for method, extra in (('knapsack', {}), ('search', dict(search=search)), ('search, BN', dict(search=dict(search, recalibrate=calib)))):
                 if (seed, label, method) in done: continue
                 sw = sweep(kind)   # built before the clock starts: the sweep is shared by every budget and both rules
                 t = time.perf_counter()
@@ -236,9 +237,11 @@ def main():
     summary(out)
 
 
+CHOOSERS = ('uniform', 'erk', 'lamp', 'knapsack', 'search')   # the rules whose mean chooses a budget's learning rate
+
 def choose(rows, label, seed, extra=None):
     "The learning rate of a budget: the best mean validation accuracy over every rule of the choosing seed."
-    tuned = [r['tuned'] for r in rows + ([extra] if extra else []) if r['seed'] == seed and r['budget'] == label]
+    tuned = [r['tuned'] for r in rows + ([extra] if extra else []) if r['seed'] == seed and r['budget'] == label and 'tuned' in r]
     if not tuned: raise RuntimeError(f"{label}: seed {seed} chooses the learning rate and has not run it")
     lrs = list(tuned[0])
     return float(max(lrs, key=lambda lr: sum(t[lr][0] for t in tuned) / len(tuned)))
@@ -269,8 +272,10 @@ def summary(out):
     print('validation accuracy after fine-tuning, by learning rate (choosing seed):'); print(vt.round(4).to_string())
     print(t.to_string())
     wins = rows.pivot_table(index=['budget', 'seed'], columns='method', values=cols[-1])
-    print('\nafter fine-tuning, search minus the best other rule, per seed:')
-    print((wins['search'] - wins.drop(columns=['search']).max(axis=1)).unstack().round(4).to_string())
+    for rule in ('search', 'search, BN'):
+        if rule not in wins: continue
+        print(f'\nafter fine-tuning, {rule} minus the best of the other rules, per seed:')
+        print((wins[rule] - wins.drop(columns=[c for c in wins if c.startswith('search')]).max(axis=1)).unstack().round(4).to_string())
 
 
 if __name__ == '__main__': main()

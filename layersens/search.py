@@ -16,6 +16,7 @@ from .compression import get_compression
 from .costs import UnitCosts, achieved_cost, sweep_units
 from .results import SensitivitySweep
 from .leveldb import LevelDatabase, Assembler, level_database
+from .quantizer import recalibrate_bn
 
 
 # %% auto #0
@@ -183,6 +184,7 @@ class SearchFitness:
                  *,
                  output_fn=None, # function outputs -> tensor scored (default: logits / last_hidden_state / first tensor)
                  prefix:bool=True, # rerun each batch from where the candidate first differs from the parent (False: whole forward passes)
+                 recalibrate=None, # batches to re-estimate BatchNorm statistics on for each candidate before it is scored (whole passes then)
                 ):
         self.metric, self.output_fn = get_metric(metric), output_fn
         self.sign = -1. if self.metric.higher_is_better else 1.
@@ -199,6 +201,17 @@ class SearchFitness:
         self.modules = {n: {l: tuple({mods[p.rpartition('.')[0]] for p in ch}) for l, ch in lv.items()} for n, lv in db.entries.items()}
         self.prefix, self.note, self.parent, self.engines, self.clean, self.memo = prefix, None, {}, {}, {}, {}
         self.counts = dict(batches=0, reruns=0, tokens=0)
+        self.recal, self.bn_levels = None, None
+        if recalibrate is not None:
+            if isinstance(recalibrate, (torch.Tensor, str, bytes)) or not hasattr(recalibrate, '__iter__'):
+                raise TypeError(f"recalibrate must be a list of batches or None, got {type(recalibrate).__name__}")
+            self.recal = list(recalibrate)
+            if not self.recal: raise ValueError("recalibrate is empty: give the batches to re-estimate BatchNorm on, or None")
+            self.bns = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+            if not self.bns: raise ValueError("recalibrate: the model has no BatchNorm with running statistics; pass recalibrate=None")
+            self.bn_dense = [{k: t.clone() for k, t in b._buffers.items() if t is not None} for b in self.bns]
+            self.prefix, self.note = False, 'BatchNorm recalibrated for each candidate: whole forward passes'
+            self.counts['recalibrations'] = 0
 
     def __len__(self): return len(self.batches)
 
@@ -229,6 +242,9 @@ class SearchFitness:
             except UnsafeForIncremental as e:
                 self.prefix, self.note, self.engines, self.clean = False, str(e), {}, {}
         self.asm.set(levels)
+        if self.recal is not None and self.bn_levels != levels:   # the statistics of this candidate, once per candidate
+            recalibrate_bn(self.model, self.recal)
+            self.bn_levels = dict(levels); self.counts['recalibrations'] += 1
         return forward(self.model, x)
 
     def batch(self, levels:dict, i:int)->tuple:
@@ -247,12 +263,17 @@ class SearchFitness:
         return self.sign * self.metric.combine([v for v, _ in vals], [k for _, k in vals])
 
     def close(self):
-        "Dense weights back in the copy; the cached activations dropped."
+        "Dense weights (and BatchNorm statistics) back in the copy; the cached activations dropped."
         self.asm.restore(); self.engines, self.clean, self.memo = {}, {}, {}
+        if self.recal is not None:
+            with torch.no_grad():
+                for b, bufs in zip(self.bns, self.bn_dense):
+                    for k, t in bufs.items(): b._buffers[k].copy_(t)
+            self.bn_levels = None
 
 # %% ../nbs/72_search.ipynb #3c5df8e7
 SEARCH_OPTIONS = dict(generations=20, offspring=8, fidelity=((1, 4),), switches=1, seed=0, start='knapsack', metric=None,
-                      max_evaluations=None, max_seconds=None, checkpoint=None, database=None, prefix=True)
+                      max_evaluations=None, max_seconds=None, checkpoint=None, database=None, prefix=True, recalibrate=None)
 
 def check_search(search)->dict:
     "`search` (a dict of options of `allocate`'s search) completed with the defaults; an error for unknown options."
@@ -329,7 +350,7 @@ def run_search(sweep:SensitivitySweep, # the sweep the allocation is made from
     rng = random.Random(spec['seed'])
     start = start_levels(spec['start'], knapsack, sweep_units(sweep), cands, budget, width)
     if not (isinstance(spec['start'], str) and spec['start'] == 'knapsack'): start = repair(start, cands, feasible, rng)   # the knapsack's is feasible as it is
-    fit = SearchFitness(db, model, data, metric, prefix=spec['prefix'])
+    fit = SearchFitness(db, model, data, metric, prefix=spec['prefix'], recalibrate=spec['recalibrate'])
     fit.set_parent(start)
     try:
         levels, best, history = evolve(start, cands, feasible, fit, len(data), generations=spec['generations'], offspring=spec['offspring'],
@@ -341,5 +362,6 @@ def run_search(sweep:SensitivitySweep, # the sweep the allocation is made from
                   start_levels=start, start_fitness=history[0]['fitness'], fitness=best, batches=len(data), tokens=sum(fit.items),
                   prefix=fit.prefix, prefix_note=fit.note, database_bytes=db.nbytes, database_seconds=db.seconds,
                   seconds=time.perf_counter() - t0, history=history,
-                  settings={k: v for k, v in spec.items() if k not in ('database', 'metric', 'start', 'checkpoint')})
+                  recalibrated_on=len(spec['recalibrate'] or []),
+                  settings={k: v for k, v in spec.items() if k not in ('database', 'metric', 'start', 'checkpoint', 'recalibrate')})
     return levels, record
