@@ -362,6 +362,6 @@ def run_search(sweep:SensitivitySweep, # the sweep the allocation is made from
                   start_levels=start, start_fitness=history[0]['fitness'], fitness=best, batches=len(data), tokens=sum(fit.items),
                   prefix=fit.prefix, prefix_note=fit.note, database_bytes=db.nbytes, database_seconds=db.seconds,
                   seconds=time.perf_counter() - t0, history=history,
-                  recalibrated_on=len(spec['recalibrate'] or []),
+                  recalibrated_on=len(fit.recal or []),
                   settings={k: v for k, v in spec.items() if k not in ('database', 'metric', 'start', 'checkpoint', 'recalibrate')})
     return levels, record
