@@ -24,6 +24,7 @@ from .pruning import *
 from .perturb import *
 from .engine import *
 from .results import *
+from .distributed import *
 from .checkpoint import *
 from .failures import *
 from .datapath import *

@@ -20,6 +20,7 @@ from .evaluation import to_device, evaluate, get_metric, METRICS, metric_value, 
 from .criteria import get_criterion
 from .compression import get_compression
 from .leveldb import sweep_perturbation
+from .distributed import world, my_share, gather, from_rank0
 from .search import check_search, run_search
 from .results import SensitivitySweep
 from .latency import Latency, timed_calls, measure_latency, compare_latency, paired_saving_ms
@@ -261,19 +262,27 @@ class _Emulator:
     def conditional(self, levels:dict, cands:dict, verbose:bool=False)->tuple:
         "(joint delta of `levels`, {unit: {level: delta of the unit at that level with every other unit at its level in `levels`}})."
         with self.applied(levels): joint = self.score(self.model)
-        out = {}
-        for n, cs in progress(list(cands.items()), desc='refine', verbose=verbose):
-            if cs == [0]: out[n] = {0: 0.}; continue
-            with self.applied(levels, skip=n):
-                alone = joint if levels[n] == 0 else self.score(self.model)
-                d = {}
-                for l in cs:
-                    if l == 0: v = alone
-                    elif l == levels[n]: v = joint
-                    else:
-                        with self.pert.apply(self.units[n], l) as p: v = self.score(p.model)
-                    d[l] = self.sign * (alone - v)
-            out[n] = d
+        items, out, err = list(cands.items()), {}, None
+        shared = world()[1] > 1  # in a process group each process measures its share of the units, then all gather
+        try:
+            for n, cs in progress(my_share(items, [len(cs) for _, cs in items]), desc='refine', verbose=verbose and world()[0] == 0):
+                if cs == [0]: out[n] = {0: 0.}; continue
+                with self.applied(levels, skip=n):
+                    alone = joint if levels[n] == 0 else self.score(self.model)
+                    d = {}
+                    for l in cs:
+                        if l == 0: v = alone
+                        elif l == levels[n]: v = joint
+                        else:
+                            with self.pert.apply(self.units[n], l) as p: v = self.score(p.model)
+                        d[l] = self.sign * (alone - v)
+                out[n] = d
+        except Exception as e:
+            if not shared: raise
+            err = e
+        if shared:
+            got = {k: v for part in gather(out if err is None else None, err) for k, v in part.items()}
+            out = {n: got[n] for n, _ in items}
         return self.sign * (self.baseline - joint), out
 
 # %% ../nbs/69_allocate.ipynb #664e7d4c
@@ -305,15 +314,17 @@ def _closest(rounds:list, budget:float, tolerance:float)->dict:
     return ok[0] if ok else min(rounds, key=lambda h: abs(h['measured'] - budget))
 
 def _latency_meter(model:nn.Module, comp, settings:dict, x, latency_fn, costs:UnitCosts):
-    "levels -> percent of the whole model's latency that a copy compressed to them removes: `latency_fn(model, copy)`, or timed against the model; each levels measured once."
+    "levels -> percent of the whole model's latency that a copy compressed to them removes: `latency_fn(model, copy)`, or timed against the model; each levels measured once (in a process group, by rank 0 for all)."
     seen = {}
+    def measure(levels:dict)->float:
+        c = copy.deepcopy(model)
+        with restoring(model): comp.apply(c, costs.targets(levels), settings, x, permanent=True)
+        return float(latency_fn(model, c)) if latency_fn is not None else \
+               float(compare_latency({'model': model, 'compressed': c}, x, warmup=3, repeats=20).saved_pct['compressed'])
     def removed(levels:dict)->float:
         key = tuple(sorted(levels.items()))
         if key not in seen:
-            c = copy.deepcopy(model)
-            with restoring(model): comp.apply(c, costs.targets(levels), settings, x, permanent=True)
-            seen[key] = float(latency_fn(model, c)) if latency_fn is not None else \
-                        float(compare_latency({'model': model, 'compressed': c}, x, warmup=3, repeats=20).saved_pct['compressed'])
+            seen[key] = from_rank0(lambda: measure(levels))   # timings differ between processes: rank 0's, for all
         return seen[key]
     return removed
 

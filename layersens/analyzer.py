@@ -18,6 +18,7 @@ from .results import LayerSensitivity, SensitivityResult, SensitivitySweep
 from .checkpoint import ScanCheckpoint, model_digest, tensor_digest
 from .failures import EvaluationFailed, FAIL_FAST, ScanFailures, failure_outcome, recorded_failure
 from .datapath import DataScan
+from .distributed import world, my_share, gather
 from fastcore.basics import patch
 from fastcore.meta import delegates
 _all_ = ['EvaluationFailed', 'FAIL_FAST']  # defined in failures, and part of the analyzer's API as before
@@ -111,31 +112,44 @@ def _measure_eval_fn(self:SensitivityAnalyzer, pert, units, levels, compression,
     if ck is not None: baseline = _eval_fn_base(ck, baseline)
     sign, out, fails = (1. if self.higher_is_better else -1.), {}, ScanFailures()
     todo = [(lv, u) for lv in levels for u in units if u.status == 'ok']
-    for lv, u in progress(todo, desc=f"{compression} sensitivity", verbose=verbose):
-        key = (lv, u.name)
-        if ck is not None:
-            failed, rec = recorded_failure(ck, lv, u.name), ck.get_eval(lv, u.name, 0)
-            if failed is not None: out[key] = failed; fails.fail(key, failed); continue
-            if rec is not None:
-                value, removed, changed = rec
-                out[key] = _outcome(value if changed else baseline, baseline, sign, removed, changed)
-                fails.ok(key); continue
-        applied = False
-        try:
-            with pert.apply(u, lv) as p:
-                applied = True
-                value = self._evaluate(p.model, buffers if p.model is model else []) if p.changed else baseline
-        except Exception as e:
-            out[key] = failure_outcome(e, 'error' if applied else 'unsupported')
-            if ck is not None: ck.add_failure(lv, u.name, out[key])
-            snap.restore(); model.eval()
-            fails.fail(key, out[key], e if out[key]['status'] == 'error' else None)
-            continue
-        if ck is not None: ck.add_eval(lv, u.name, 0, value if p.changed else None, p.params_removed, p.changed)
-        out[key] = _outcome(value, baseline, sign, p.params_removed, p.changed)
-        fails.ok(key)
+    mine, err = my_share(todo), None  # in a process group, this process's share (each evaluation runs the whole eval_fn: equal costs)
+    try:
+        for lv, u in progress(mine, desc=f"{compression} sensitivity", verbose=verbose and world()[0] == 0):
+            self._measure_one(pert, lv, u, baseline, sign, buffers, snap, ck, out, fails)
+    except Exception as e:
+        if world()[1] == 1: raise
+        err = e
+    if world()[1] > 1:
+        for part in gather((out, fails.worked, fails.failed) if err is None else None, err):
+            out.update(part[0]); fails.worked |= part[1]; fails.failed.update(part[2])
     fails.done()
     return baseline, out, {}
+
+@patch
+def _measure_one(self:SensitivityAnalyzer, pert, lv, u, baseline, sign, buffers, snap, ck, out, fails):
+    "One unit at one level by `eval_fn`: read from the checkpoint, or applied, evaluated and undone; the outcome goes in `out`."
+    model, key = self.model, (lv, u.name)
+    if ck is not None:
+        failed, rec = recorded_failure(ck, lv, u.name), ck.get_eval(lv, u.name, 0)
+        if failed is not None: out[key] = failed; fails.fail(key, failed); return
+        if rec is not None:
+            value, removed, changed = rec
+            out[key] = _outcome(value if changed else baseline, baseline, sign, removed, changed)
+            fails.ok(key); return
+    applied = False
+    try:
+        with pert.apply(u, lv) as p:
+            applied = True
+            value = self._evaluate(p.model, buffers if p.model is model else []) if p.changed else baseline
+    except Exception as e:
+        out[key] = failure_outcome(e, 'error' if applied else 'unsupported')
+        if ck is not None: ck.add_failure(lv, u.name, out[key])
+        snap.restore(); model.eval()
+        fails.fail(key, out[key], e if out[key]['status'] == 'error' else None)
+        return
+    if ck is not None: ck.add_eval(lv, u.name, 0, value if p.changed else None, p.params_removed, p.changed)
+    out[key] = _outcome(value, baseline, sign, p.params_removed, p.changed)
+    fails.ok(key)
 
 # %% ../nbs/55_analyzer.ipynb #660c74e9
 @patch

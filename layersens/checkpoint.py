@@ -4,11 +4,13 @@
 
 # %% ../nbs/52_checkpoint.ipynb #2ea7c7e0
 from __future__ import annotations
-import hashlib, json, math
+import glob, hashlib, json, math
+import torch.distributed as dist
 from pathlib import Path
 import torch
 from torch import nn
 from fastcore.basics import patch
+from .distributed import world
 
 # %% auto #0
 __all__ = ['tensor_digest', 'model_digest', 'ScanCheckpoint']
@@ -88,31 +90,48 @@ def _read_lines(path:Path)->tuple:
     return recs, good
 
 @patch
+def files(self:ScanCheckpoint)->list:
+    "The files of this checkpoint that exist: `path`, then the shards other processes of a group wrote (`path.rank1`, ...), by rank."
+    shards = [p for p in self.path.parent.glob(glob.escape(self.path.name) + '.rank*') if p.name[len(self.path.name) + 5:].isdigit()]
+    return [p for p in [self.path] if p.exists()] + sorted(shards, key=lambda p: int(p.name[len(self.path.name) + 5:]))
+
+@patch
+def _own(self:ScanCheckpoint)->Path:
+    "The file this process appends to: `path` for rank 0 (or no group), `path.rankN` for rank N."
+    rank = world()[0]
+    return self.path if rank == 0 else self.path.with_name(f"{self.path.name}.rank{rank}")
+
+@patch
 def start(self:ScanCheckpoint,
           settings:dict, # what identifies the scan (JSON-able): model digest, compression, levels, metric, layers, ...
          )->ScanCheckpoint:
-    "Open the file for appending: resume what it holds if it was written for `settings`, else refuse; a new file gets the header."
-    settings = _plain(settings)
-    recs, good = _read_lines(self.path) if self.path.exists() else ([], 0)
-    if recs:
-        head = recs[0]
-        if not isinstance(head, dict) or head.get('layersens_checkpoint') != _VERSION:
-            raise ValueError(f"checkpoint: {self.path} is not a layersens scan checkpoint (version {_VERSION}); pass another path")
-        diff = _differences(head['settings'], settings)
-        if diff: raise ValueError(f"checkpoint: {self.path} holds a scan with other settings ({'; '.join(diff)}); "
-                                  "delete it or pass another path to start over")
-    elif self.path.exists() and self.path.stat().st_size and not self.path.read_bytes().startswith(b'{"layersens_checkpoint"'):
-        raise ValueError(f"checkpoint: {self.path} exists and is not a layersens scan checkpoint; pass another path")
-    for r in recs[1:]:
-        if 'base' in r: self.base[int(r['base'])] = (r['v'], r['n'], r['data'])
-        elif 'eval' in r: self.evals[_key(r['level'], r['unit'], r['eval'])] = (r['v'], r['removed'], r['changed'])
-        elif 'failed' in r: self.failed[(_plain(r['level']), r['failed'])] = r['outcome']
-    self.path.parent.mkdir(parents=True, exist_ok=True)
-    if self.path.exists() and good < self.path.stat().st_size:
-        self.dropped = self.path.stat().st_size - good
-        with open(self.path, 'r+b') as f: f.truncate(good)
-    self._f = open(self.path, 'a', encoding='utf-8')
-    if not recs: self._write(dict(layersens_checkpoint=_VERSION, settings=settings))
+    "Open the file for appending: resume what it and its shards hold if they were written for `settings`, else refuse; a new file gets the header."
+    settings, own = _plain(settings), self._own()
+    own_recs = []
+    for path in self.files():
+        recs, good = _read_lines(path)
+        if recs:
+            head = recs[0]
+            if not isinstance(head, dict) or head.get('layersens_checkpoint') != _VERSION:
+                raise ValueError(f"checkpoint: {path} is not a layersens scan checkpoint (version {_VERSION}); pass another path")
+            diff = _differences(head['settings'], settings)
+            if diff: raise ValueError(f"checkpoint: {path} holds a scan with other settings ({'; '.join(diff)}); "
+                                      "delete it or pass another path to start over")
+        elif path.stat().st_size and not path.read_bytes().startswith(b'{"layersens_checkpoint"'):
+            raise ValueError(f"checkpoint: {path} exists and is not a layersens scan checkpoint; pass another path")
+        for r in recs[1:]:
+            if 'base' in r: self.base[int(r['base'])] = (r['v'], r['n'], r['data'])
+            elif 'eval' in r: self.evals[_key(r['level'], r['unit'], r['eval'])] = (r['v'], r['removed'], r['changed'])
+            elif 'failed' in r: self.failed[(_plain(r['level']), r['failed'])] = r['outcome']
+        if path == own:
+            own_recs = recs
+            if good < path.stat().st_size:
+                self.dropped = path.stat().st_size - good
+                with open(path, 'r+b') as f: f.truncate(good)
+    if world()[1] > 1: dist.barrier()  # every process has read the files before any writes to them
+    own.parent.mkdir(parents=True, exist_ok=True)
+    self._f = open(own, 'a', encoding='utf-8')
+    if not own_recs: self._write(dict(layersens_checkpoint=_VERSION, settings=settings))
     return self
 
 @patch
@@ -125,6 +144,14 @@ def _write(self:ScanCheckpoint, rec:dict):
 def close(self:ScanCheckpoint):
     "Close the file (the records stay)."
     if self._f is not None: self._f.close(); self._f = None
+
+@patch
+def clear(self:ScanCheckpoint):
+    "Delete the file and its shards, to start a scan afresh (in a process group, rank 0 deletes and every process waits for it)."
+    self.close()
+    if world()[0] == 0:
+        for p in self.files(): p.unlink()
+    if world()[1] > 1: dist.barrier()
 
 # %% ../nbs/52_checkpoint.ipynb #beb70ace
 @patch

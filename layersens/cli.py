@@ -4,13 +4,14 @@
 
 # %% ../nbs/90_cli.ipynb #7ca5938b
 from __future__ import annotations
-import argparse, copy, json, sys, time
+import argparse, copy, json, os, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
 from . import __version__
 from .analyzer import SensitivityAnalyzer, EvaluationFailed
 from .checkpoint import ScanCheckpoint
+from .distributed import world, gather, from_rank0, start_group, group_device, launch, DEFAULT_TIMEOUT
 from torch import nn
 from .evaluation import METRICS, split_batch, forward, model_output, to_device, check_device
 from .compression import COMPRESSIONS, get_compression
@@ -43,6 +44,14 @@ def _model_data_arguments(s):
                                                        'of a model without --weights (default: 0)')
     g.add_argument('--metric', choices=list(METRICS), default=None, help='default: accuracy with labels, perplexity on text, cosine for encoders, kl otherwise')
 
+def _process_arguments(s, command:str):
+    "--nproc and --timeout: the work split over processes (torch.distributed)."
+    g = s.add_argument_group('processes')
+    g.add_argument('--nproc', type=int, default=1, help=f'split the sensitivity scans over this many processes on this machine (torch.distributed: '
+                   f'gloo on the CPU, one GPU each with NCCL); the same as torchrun --nproc-per-node N -m layersens {command} ... (default: 1)')
+    g.add_argument('--timeout', type=float, default=DEFAULT_TIMEOUT, help=f'seconds a process waits for the others before failing '
+                   f'(default: {DEFAULT_TIMEOUT})')
+
 def _parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='layersens', description='Per-layer compression sensitivity of PyTorch models.')
     p.add_argument('--version', action='version', version=f'layersens {__version__}')
@@ -71,6 +80,7 @@ def _parser()->argparse.ArgumentParser:
     g.add_argument('--max-pct', type=float, default=90, help='highest per-layer target (default: 90)')
     g.add_argument('--gamma', type=float, default=1.5, help='spread of the targets, 0 = uniform (default: 1.5)')
     g.add_argument('--quiet', action='store_true', help='no progress bars')
+    _process_arguments(s, 'scan')
     c = sub.add_parser('compress', help='prune channels and weights by sensitivity, recalibrate, fine-tune: the compressed model and a report',
                        description='Compress a model (default: the digits ResNet18): structured pruning to a MACs or latency budget, '
                                    'dead channels collapsed, unstructured sparsity by sensitivity, BatchNorm recalibration, fine-tuning.')
@@ -93,6 +103,7 @@ def _parser()->argparse.ArgumentParser:
     g.add_argument('--device', default=None, help="'cpu' or 'cuda': where the model is compressed and timed (default: the CPU)")
     g.add_argument('--out', default='layersens_compress', help='output folder (default: ./layersens_compress)')
     g.add_argument('--quiet', action='store_true', help='no progress bars')
+    _process_arguments(c, 'compress')
     return p
 
 # %% ../nbs/90_cli.ipynb #bace91b0
@@ -140,7 +151,7 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
          target_pct:float=50, min_pct:float=10, max_pct:float=90, gamma:float=1.5, # `to_layer_targets` arguments
          verbose:bool=True, # progress bars and notes on stderr
         )->dict: # result or sweep, targets, files, seconds, reused (evaluations read from the checkpoint), model, data, metric
-    "Scan a model on data and write the tables, chart, targets and result to `out`."
+    "Scan a model on data and write the tables, chart, targets and result to `out` (in a process group: its share, and rank 0 writes)."
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     start = time.perf_counter()
@@ -148,35 +159,36 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
     if levels is not None and not len(levels): levels = list(get_compression(compression).sweep_levels)
     lvls = [get_compression(compression).parse_level(v) for v in (levels if levels is not None else [DEFAULT_LEVELS.get(compression) if level is None else level])]
     check_device(device)
+    lead, device = world()[0] == 0, group_device(device)  # in a process group, rank 0 speaks and writes
+    verbose = verbose and lead
     lm, ld, metric = _resolve(model, data, weights=weights, trust_pickle=trust_pickle, num_classes=num_classes, task=task,
                               batch_size=batch_size, batches=batches, image_size=image_size, seq_len=seq_len, seed=seed,
                               metric=metric, verbose=verbose)
     chosen = match_layers(lm.model, layers) if layers else None
     for w in (lm.warning, ld.warning):
-        if w: _note(True, f"warning: {w}")
+        if w: _note(lead, f"warning: {w}")
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     ck = ScanCheckpoint(out/'checkpoint.jsonl')
-    if resume and not ck.path.exists(): _note(verbose, f"nothing to resume in {out}: starting the scan")
-    if not resume and ck.path.exists(): ck.path.unlink()
+    if resume and not ck.files(): _note(verbose, f"nothing to resume in {out}: starting the scan")
+    if not resume: ck.clear()
     an = SensitivityAnalyzer(lm.model, data=ld.batches, metric=metric, device=device, layers=chosen, verbose=verbose)
     kw = dict(granularity=granularity, checkpoint=ck, method=method, pattern=pattern, group_size=group_size)
     if levels is None: res, sweep = an.analyze(compression, lvls[0], **kw), None
     else: res, sweep = None, an.sweep(compression, lvls, **kw)
-    files, targets = {}, None
+    files, targets, reused = {}, None, sum(gather(ck.reused))
     if sweep is None:
         targets = res.to_layer_targets(lm.model, target_pct, min_pct, max_pct, gamma)
         files = dict(csv=out/'sensitivity.csv', png=out/'sensitivity.png', targets=out/'targets.json', result=out/'result.json')
-        df, fig = res.to_dataframe(), res.plot()
-        files['targets'].write_text(json.dumps(targets, indent=1))
-        res.save(files['result'])
-    else:
-        files = dict(csv=out/'sweep.csv', png=out/'sweep.png', result=out/'sweep.json')
-        df, fig = sweep.to_dataframe(), sweep.plot()
-        sweep.save(files['result'])
-    df.assign(group=df.group.map(';'.join)).to_csv(files['csv'], index=False)
-    fig.savefig(files['png'], dpi=120); plt.close(fig)
+    else: files = dict(csv=out/'sweep.csv', png=out/'sweep.png', result=out/'sweep.json')
+    if lead:
+        r = res if sweep is None else sweep
+        df, fig = r.to_dataframe(), r.plot()
+        if targets is not None: files['targets'].write_text(json.dumps(targets, indent=1))
+        r.save(files['result'])
+        df.assign(group=df.group.map(';'.join)).to_csv(files['csv'], index=False)
+        fig.savefig(files['png'], dpi=120); plt.close(fig)
     files['checkpoint'] = ck.path
-    return dict(result=res, sweep=sweep, targets=targets, files=files, seconds=time.perf_counter() - start, reused=ck.reused,
+    return dict(result=res, sweep=sweep, targets=targets, files=files, seconds=time.perf_counter() - start, reused=reused,
                 model=lm, data=ld, metric=metric)
 
 # %% ../nbs/90_cli.ipynb #cedda46c
@@ -230,6 +242,15 @@ def _save_model(compressed:nn.Module, lm, x, path:Path)->str:
     torch.save(compressed, path)
     return why
 
+def _write_compressed(compressed, lm, x, report, files:dict)->str:
+    "Write the compressed model, the report and its chart; why the model file is pickled, or ''."
+    import matplotlib.pyplot as plt
+    files['model'].parent.mkdir(parents=True, exist_ok=True)
+    pickled = _save_model(compressed, lm, x, files['model'])
+    report.save(files['report']); report.save(files['csv'])
+    fig = report.plot(); fig.savefig(files['png'], dpi=120); plt.close(fig)
+    return pickled
+
 def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the spec of a compressed `weights` file, or the model saved whole in it
                      data:str='digits', # a data spec (`DATA_SPECS`): sensitivity scans and the report's metric (and see `train_data`)
                      *,
@@ -246,7 +267,7 @@ def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: 
                      out='layersens_compress', # output folder
                      verbose:bool=True, # progress bars and notes on stderr
                     )->dict: # model, data, metric, compressed, report, files, seconds, recalibrated_on, scored_on, pickled (why model.pt is pickled, or '')
-    "Compress a model with `compress` and write the compressed model (`save_compressed`), the report and its chart to `out`."
+    "Compress a model with `compress` and write the compressed model (`save_compressed`), the report and its chart to `out` (in a process group: rank 0 writes)."
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     start = time.perf_counter()
@@ -258,6 +279,8 @@ def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: 
         raise ValueError(f"train_data: {train_data!r} names the images of data, which score the compressed model; give other images"
                          + (" (for the digits, leave --train-data out: their training split is the default)" if data == 'digits' else ''))
     dev = check_device(device)
+    lead, dev = world()[0] == 0, group_device(dev)  # in a process group the scans are split, and rank 0 speaks and writes
+    verbose = verbose and lead
     lm, ld, metric = _resolve(model, data, weights=weights, trust_pickle=trust_pickle, num_classes=num_classes, task=task,
                               batch_size=batch_size, batches=batches, image_size=image_size, seq_len=seq_len, seed=seed,
                               metric=metric, verbose=verbose)
@@ -288,20 +311,18 @@ def compress_command(model:str|None=None, # a model spec (`MODEL_SPECS`); None: 
         fit, scored = ld.batches[:n // 2], ld.batches[n // 2:]
         recal_on = f"the first half of {ld.description} ({n // 2} of {n} batches)"
         scored_on = f"the other half ({n - n // 2} batch{'es' if n - n // 2 > 1 else ''})"
-        _note(True, f"note: BatchNorm is recalibrated on {recal_on} and the report scores {scored_on}; --train-data recalibrates on other images")
+        _note(lead, f"note: BatchNorm is recalibrated on {recal_on} and the report scores {scored_on}; --train-data recalibrates on other images")
     for w in (lm.warning, ld.warning):
-        if w: _note(True, f"warning: {w}")
+        if w: _note(lead, f"warning: {w}")
     if dev is not None: lm.model.to(dev)
     x = split_batch(ld.batches[0], 0)[0]
     compressed, report = compress(lm.model, x, data=fit, eval_data=scored, recalibrate_data=recal, metric=metric, macs=macs, latency=latency,
                                   structured=structured, collapse=collapse, sparsity=sparsity, unstructured=unstructured, method=method, recalibrate=has_bn,
                                   fine_tune=train, latency_device=dev, verbose=verbose)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
     files = dict(model=out/'model.pt', report=out/'report.json', csv=out/'report.csv', png=out/'report.png')
-    pickled = _save_model(compressed, lm, x, files['model'])
-    if pickled: _note(True, f"note: {files['model']} holds the whole model, pickled, since {pickled}; read it back with --trust-pickle")
-    report.save(files['report']); report.save(files['csv'])
-    fig = report.plot(); fig.savefig(files['png'], dpi=120); plt.close(fig)
+    pickled = from_rank0(lambda: _write_compressed(compressed, lm, x, report, files))
+    if pickled: _note(lead, f"note: {files['model']} holds the whole model, pickled, since {pickled}; read it back with --trust-pickle")
     return dict(model=lm, data=ld, metric=metric, compressed=compressed, report=report, files=files, seconds=time.perf_counter() - start,
                 recalibrated_on=recal_on, scored_on=scored_on, pickled=pickled)
 
@@ -333,19 +354,20 @@ def _guarded(command:str, # 'scan' or 'compress', for the messages
              run, # function () -> the command's result
              interrupted:str, # what to tell the user after Ctrl-C
             )->tuple: # (result, 0), or (None, exit status) after one line on stderr
-    "Run a command: 2 for bad input, 1 when its evaluations failed (`EvaluationFailed`), 130 when interrupted."
+    "Run a command: 2 for bad input, 1 when its evaluations failed (`EvaluationFailed`), 130 when interrupted (in a process group, rank 0 says so)."
+    say = (lambda msg: print(msg, file=sys.stderr)) if world()[0] == 0 else (lambda msg: None)
     try: return run(), 0
-    except KeyboardInterrupt: print(f"layersens {command}: interrupted; {interrupted}", file=sys.stderr); return None, 130
-    except (ValueError, TypeError, ImportError, OSError) as e: print(f"layersens {command}: error: {_one_line(e)}", file=sys.stderr); return None, 2
-    except EvaluationFailed as e: print(f"layersens {command}: failed: {_one_line(e)}", file=sys.stderr); return None, 1
+    except KeyboardInterrupt: say(f"layersens {command}: interrupted; {interrupted}"); return None, 130
+    except (ValueError, TypeError, ImportError, OSError) as e: say(f"layersens {command}: error: {_one_line(e)}"); return None, 2
+    except EvaluationFailed as e: say(f"layersens {command}: failed: {_one_line(e)}"); return None, 1
 
 def _compress_main(args)->int:
-    "`layersens compress`: run `compress_command` and print the report."
+    "`layersens compress`: run `compress_command` and print the report (in a process group, on rank 0)."
     r, code = _guarded('compress', lambda: compress_command(
         args.model, args.data, **_shared(args), macs=args.macs, latency=args.latency, structured=args.structured, sparsity=args.sparsity,
         unstructured=args.unstructured, method=args.method, collapse=not args.no_collapse, recalibrate=not args.no_recalibrate, epochs=args.epochs, lr=args.lr,
         train_data=args.train_data, device=args.device, out=args.out, verbose=not args.quiet), "nothing was written")
-    if r is None: return code
+    if r is None or world()[0] != 0: return code
     _print_sources(r)
     if r['recalibrated_on']: print(f"BatchNorm recalibrated on {r['recalibrated_on']}; the report scores {r['scored_on']}")
     with pd.option_context('display.max_rows', None, 'display.width', 200):
@@ -357,19 +379,26 @@ def _compress_main(args)->int:
     print(f"compress took {r['seconds']:.1f}s")
     return 0
 
-def main(argv=None):
-    "Entry point of the `layersens` command: exit status 0, 2 for bad input (one line on stderr), 1 when evaluations failed, 130 when interrupted."
-    args = _parser().parse_args(argv)
-    if args.command == 'compress': return _compress_main(args)
+def _without_nproc(argv:list)->list:
+    "`argv` without its --nproc option (what each process of the group is given)."
+    out, skip = [], False
+    for v in argv:
+        if skip: skip = False
+        elif v == '--nproc': skip = True
+        elif not v.startswith('--nproc='): out.append(v)
+    return out
+
+def _scan_main(args)->int:
+    "`layersens scan`: run `scan` and print its tables (in a process group, on rank 0)."
     a = vars(args)
     r, code = _guarded('scan', lambda: scan(
         args.model, args.data, **_shared(args), compression=args.compression, level=args.level, levels=args.levels, layers=args.layers,
         granularity=args.granularity, method=args.method, pattern=args.pattern, group_size=args.group_size, device=args.device, out=args.out, resume=args.resume,
         **{k: a[k] for k in ('target_pct', 'min_pct', 'max_pct', 'gamma')}, verbose=not args.quiet),
         f"the finished evaluations are in {Path(args.out)/'checkpoint.jsonl'}: run the same command with --resume to go on")
-    if r is None: return code
+    if r is None or world()[0] != 0: return code
     _print_sources(r)
-    if r['reused']: print(f"resumed: {r['reused']} evaluations read from {r['files']['checkpoint']}")
+    if r['reused']: print(f"resumed: {r['reused']} evaluations read from {', '.join(str(p) for p in ScanCheckpoint(r['files']['checkpoint']).files())}")
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.float_format', '{:.4f}'.format):
         if r['sweep'] is None:
             r['result'].summary()
@@ -379,5 +408,18 @@ def main(argv=None):
             print(f"delta of {r['metric']} per level of {r['sweep'].compression}:")
             print(sweep_table(r['sweep']).to_string())
     print(f"\nwrote {', '.join(str(p) for p in r['files'].values())}")
-    print(f"scan took {r['seconds']:.1f}s")
+    print(f"scan took {r['seconds']:.1f}s" + (f" on {world()[1]} processes" if world()[1] > 1 else ''))
     return 0
+
+def main(argv=None):
+    "Entry point of the `layersens` command: exit status 0, 2 for bad input (one line on stderr), 1 when evaluations failed, 130 when interrupted."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    if args.nproc < 1: print(f"layersens {args.command}: error: --nproc must be an int >= 1, got {args.nproc}", file=sys.stderr); return 2
+    if args.nproc > 1 and 'LOCAL_RANK' not in os.environ: return launch(args.nproc, _without_nproc(argv))
+    try: joined = start_group(args.timeout)
+    except ValueError as e: print(f"layersens {args.command}: error: --timeout: {_one_line(e)}", file=sys.stderr); return 2
+    try: return _compress_main(args) if args.command == 'compress' else _scan_main(args)
+    finally:
+        if joined: torch.distributed.destroy_process_group()
+

@@ -18,6 +18,8 @@ from .compression import get_compression
 from .perturb import make_perturbation, prune_copy, remove_heads, pruning_group
 from .results import SensitivitySweep
 from .latency import Latency, timed_calls, paired_saving_ms, measure_latency
+from .distributed import from_rank0
+
 
 # %% auto #0
 __all__ = ['layer_macs', 'model_macs', 'param_count', 'sweep_units', 'check_cost', 'UnitCosts', 'achieved_cost']
@@ -249,28 +251,31 @@ def measure_latencies(self:UnitCosts,
     "Time a pruned copy of the model per unit and level against the model itself, calls interleaved; the latency saved is kept in the table."
     get_compression(self.compression).check_cost('latency')
     warmup, repeats = check_int('warmup', warmup, 0), check_int('repeats', repeats, 1)
-    rows, base_all, saved = [], [], {}
-    with restoring(model), on_device(model, check_device(device)):
-        model.eval()
-        dev = next(model.parameters()).device
-        x = to_device(self.example_inputs, dev)
-        pert = make_perturbation(self.compression).prepare(model, select_layers(model, [n for u in self.units for n in u['layers']]), x)
-        by_group = {tuple(u.group): u for u in pert.units()}
-        todo = [(u['name'], by_group[u['group']], l) for u in self.units if u['name'] not in self.blocked
-                for l in u['deltas'] if (u['name'], l) in self.removed['params']]
-        with torch.no_grad():
-            for name, pu, l in progress(todo, desc='latency of pruned copies', verbose=verbose):
-                c, _ = _pruned(model, x, pert, pu, l)
-                if c is None: saved[name, l] = 0.; continue
-                tb, tc = timed_calls([model, c.eval()], x, warmup, repeats, dev)
-                base_all += tb
-                b, p = Latency.from_times(tb, dev), Latency.from_times(tc, dev)
-                saved[name, l] = paired_saving_ms(tb, tc)
-                rows.append(dict(unit=name, level=l, baseline_ms=b.median_ms, pruned_ms=p.median_ms, pruned_q1_ms=p.q1_ms,
-                                 pruned_q3_ms=p.q3_ms, saved_ms=saved[name, l]))
-                del c
-    self.removed['latency'] = saved
-    self.total['latency'] = float(np.median(base_all)) if base_all else measure_latency(model, self.example_inputs, warmup=warmup, repeats=repeats, device=device).median_ms
+    def time_all()->tuple:
+        rows, base_all, saved = [], [], {}
+        with restoring(model), on_device(model, check_device(device)):
+            model.eval()
+            dev = next(model.parameters()).device
+            x = to_device(self.example_inputs, dev)
+            pert = make_perturbation(self.compression).prepare(model, select_layers(model, [n for u in self.units for n in u['layers']]), x)
+            by_group = {tuple(u.group): u for u in pert.units()}
+            todo = [(u['name'], by_group[u['group']], l) for u in self.units if u['name'] not in self.blocked
+                    for l in u['deltas'] if (u['name'], l) in self.removed['params']]
+            with torch.no_grad():
+                for name, pu, l in progress(todo, desc='latency of pruned copies', verbose=verbose):
+                    c, _ = _pruned(model, x, pert, pu, l)
+                    if c is None: saved[name, l] = 0.; continue
+                    tb, tc = timed_calls([model, c.eval()], x, warmup, repeats, dev)
+                    base_all += tb
+                    b, p = Latency.from_times(tb, dev), Latency.from_times(tc, dev)
+                    saved[name, l] = paired_saving_ms(tb, tc)
+                    rows.append(dict(unit=name, level=l, baseline_ms=b.median_ms, pruned_ms=p.median_ms, pruned_q1_ms=p.q1_ms,
+                                     pruned_q3_ms=p.q3_ms, saved_ms=saved[name, l]))
+                    del c
+        total = float(np.median(base_all)) if base_all else measure_latency(model, self.example_inputs, warmup=warmup, repeats=repeats, device=device).median_ms
+        return rows, saved, total
+    rows, saved, total = from_rank0(time_all)   # in a process group, rank 0 times and every process gets its table
+    self.removed['latency'], self.total['latency'] = saved, total
     self.latency_table = pd.DataFrame(rows, columns=['unit', 'level', 'baseline_ms', 'pruned_ms', 'pruned_q1_ms', 'pruned_q3_ms', 'saved_ms'])
     return self.latency_table
 

@@ -15,6 +15,7 @@ from .evaluation import get_metric, split_batch, model_output, to_device, forwar
 from .engine import make_engine, UnsafeForIncremental
 from .checkpoint import tensor_digest
 from .failures import ScanFailures, failure_outcome, recorded_failure
+from .distributed import world, my_share, downstream_costs, gather
 
 # %% auto #0
 __all__ = ['DataScan', 'delta_ci', 'settled']
@@ -41,10 +42,12 @@ class DataScan:
         self.sign = 1. if (self.metric.higher_is_better if higher_is_better is None else higher_is_better) else -1.
         self.snap = ModelSnapshot(model) if snap is None else snap
         self.todo = [(lv, u) for lv in self.levels for u in units if u.status == 'ok']
+        self.shared = world()[1] > 1  # in a process group: this process measures its share of `todo`, and `sync` gathers the rest
+        self.mine = my_share(self.todo, downstream_costs(model, [u for _, u in self.todo]) if self.shared and engine == 'incremental' else None)
         self.base, self.ns = [], []  # per batch: the unperturbed model's value, and the items it averages over
         self.values = {(lv, u.name): [] for lv, u in self.todo}  # (level, unit name) -> [(batch, value)] of the batches it was evaluated on
         self.info, self.failed = {}, {}  # (level, unit name) -> (params removed, changed); -> the outcome of a failed unit
-        self.active = set(self.values)  # the units still evaluated: not failed, changed by their compression, not settled
+        self.active = {(lv, u.name) for lv, u in self.mine}  # the units this process still evaluates: not failed, changed by their compression, not settled
         self.failures, self.engine = ScanFailures(), None  # the engine: the incremental engine in use, None for full evaluation
         pert.reuse = True  # each unit is applied once per batch to weights nothing else changes
         if engine == 'incremental':
@@ -211,25 +214,50 @@ def settle(self:DataScan,
 
 # %% ../nbs/54_datapath.ipynb #fd0e65f4
 @patch
+def sync(self:DataScan,
+         error:BaseException|None=None, # this process's failure: every process of the group then raises (see `gather`)
+        ):
+    "In a process group: hand every process what the others measured (values, removed parameters, failures), so that each holds the whole scan."
+    keys = {(lv, u.name) for lv, u in self.mine}
+    part = dict(values={k: self.values[k] for k in keys}, info={k: v for k, v in self.info.items() if k in keys},
+                failed={k: v for k, v in self.failed.items() if k in keys}, worked=self.failures.worked & keys,
+                engine=None if self.engine is None else self.engine.kind, reasons={} if self.engine is None else dict(self.engine.reasons))
+    parts = gather(part, error)
+    for p in parts:
+        self.values.update(p['values']); self.info.update(p['info']); self.failed.update(p['failed'])
+        self.failures.worked |= p['worked']; self.failures.failed.update(p['failed'])
+    self.kinds = [p['engine'] for p in parts]
+    self.reasons = {k: v for p in parts for k, v in p['reasons'].items()}
+
+@patch
 def run(self:DataScan,
         data, # a DataLoader or a list of batches
         early:dict|None=None, # early stopping: dict(min_batches=..., tol=...) (see `settle`), or None
         verbose:bool=False, # show a progress bar (when the data has a length)
         desc:str='sensitivity', # the progress bar's label
        )->tuple: # (baseline, {(level, unit name): outcome}, engine settings: engine, batches, engine_note)
-    "Measure every unit at every level on `data`, batch by batch."
+    "Measure every unit at every level on `data`, batch by batch (in a process group, this process's share, then `sync`)."
     dev = next(self.model.parameters()).device
     total = len(data) if hasattr(data, '__len__') else None
-    for b, batch in enumerate(progress(data, total=total, desc=desc, verbose=verbose and total is not None)):
-        x, y = split_batch(batch, b)
-        digest = tensor_digest(x, y) if self.ck is not None else None
-        x, y = to_device(x, dev), to_device(y, dev)
-        with torch.no_grad():
-            ref = self.batch_baseline(b, x, y, digest)
-            for lv, u in self.todo: self.measure_unit(lv, u, b, x, y, ref)
-        if early is not None and b + 1 >= early['min_batches']: self.settle(early['tol'])
+    err = None
+    try:
+        for b, batch in enumerate(progress(data, total=total, desc=desc, verbose=verbose and total is not None and world()[0] == 0)):
+            x, y = split_batch(batch, b)
+            digest = tensor_digest(x, y) if self.ck is not None else None
+            x, y = to_device(x, dev), to_device(y, dev)
+            with torch.no_grad():
+                ref = self.batch_baseline(b, x, y, digest)
+                for lv, u in self.mine: self.measure_unit(lv, u, b, x, y, ref)
+            if early is not None:
+                if self.shared: self.sync()  # settling compares each unit with all the others
+                if b + 1 >= early['min_batches']: self.settle(early['tol'])
+    except Exception as e:
+        if not self.shared: raise
+        err = e
+    if self.shared: self.sync(err)
+    else: self.kinds, self.reasons = [None if self.engine is None else self.engine.kind], ({} if self.engine is None else self.engine.reasons)
     baseline, out = self.outcomes()
     self.failures.done()
-    info = dict(engine=self.engine.kind if self.engine is not None else 'full', batches=len(self.base))
-    if self.engine is not None and self.engine.reasons: info['engine_note'] = '; '.join(f"{k}: {v}" for k, v in self.engine.reasons.items())
+    info = dict(engine='full' if None in self.kinds else self.kinds[0], batches=len(self.base))
+    if self.reasons: info['engine_note'] = '; '.join(f"{k}: {v}" for k, v in self.reasons.items())
     return baseline, out, info

@@ -29,6 +29,8 @@ from .methods import get_method
 from .quantizer import recalibrate_bn
 from .latency import measure_latency, compare_latency, timed_calls
 from .costs import UnitCosts, model_macs
+from .distributed import from_rank0
+
 
 # %% auto #0
 __all__ = ['STRUCTURED', 'UNSTRUCTURED', 'channel_latency', 'LatencyAwareImportance', 'latency_aware', 'combine',
@@ -208,7 +210,7 @@ class CompressionReport:
         if not params: raise ValueError(f"model has no parameters ({type(model).__name__}): nothing to measure")
         ws = _weights(model)
         macs = model_macs(model, to_device(_one_example(example_inputs), params[0].device))  # per example, whatever the batch
-        lat = measure_latency(model, example_inputs, warmup=warmup, repeats=repeats, device=device)
+        lat = from_rank0(lambda: measure_latency(model, example_inputs, warmup=warmup, repeats=repeats, device=device))   # in a process group: rank 0 times
         size, zipped = _sizes(model)
         s = score(model) if score is not None else math.nan
         value, se, scored = s if isinstance(s, tuple) else (s, math.nan, math.nan)
@@ -296,8 +298,8 @@ def _bisect(budget, removed, make, min_keep, steps:int=10)->tuple:
     return best
 
 def _time_saved(model, c, x, device)->float:
-    "Percent of `model`'s time that `c` saves, timed side by side (`compare_latency`)."
-    return float(compare_latency({'model': model, 'copy': c}, x, warmup=3, repeats=40, device=device).loc['copy', 'saved_pct'])
+    "Percent of `model`'s time that `c` saves, timed side by side (`compare_latency`; in a process group by rank 0, for all)."
+    return from_rank0(lambda: float(compare_latency({'model': model, 'copy': c}, x, warmup=3, repeats=40, device=device).loc['copy', 'saved_pct']))
 
 def _latency_scores(model, lat:pd.DataFrame)->dict:
     "{group: per-channel score}: each channel's L1 norm (over the group's layers) over the group's mean, divided by the group's relative saving per channel."
@@ -331,7 +333,7 @@ def _structured(model, x, how, cost, budget, data, metric, device, levels, min_k
             sizes = {g: out_channels(mods[g[0]]) for g in _prunable_groups(model, x)}
             def count(g, r): return int(sizes[g] * r / 100)
         else:  # the channels whose importance per relative millisecond lies below one threshold, over all groups
-            lat = channel_latency(model, x, device=device)
+            lat = from_rank0(lambda: channel_latency(model, x, device=device))   # timings: rank 0's, in a process group
             scores = _latency_scores(model, lat)
             sizes, top = {g: len(v) for g, v in scores.items()}, max(float(v.max()) for v in scores.values())
             def count(g, r): return int((scores[g] < r / 100 * top * (1 + 1e-9)).sum())

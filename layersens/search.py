@@ -17,6 +17,7 @@ from .costs import UnitCosts, achieved_cost, sweep_units
 from .results import SensitivitySweep
 from .leveldb import LevelDatabase, Assembler, level_database
 from .quantizer import recalibrate_bn
+from .distributed import world, my_share, gather
 
 
 # %% auto #0
@@ -117,11 +118,26 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
     if not feasible(start): raise ValueError("start: these levels do not meet the budget")
     stages, rng, t0 = _check_fidelity(fidelity, n_batches), random.Random(seed), time.perf_counter()
     count, extra, spent = dict(evaluations=0, tokens=0, rejected=0), {}, 0.
+    rank, shared = world()[0], world()[1] > 1   # in a process group each process scores its share of the offspring
+    agree = (lambda v: gather(v)[0]) if shared else (lambda v: v)   # rank 0's decision, where processes could differ (clocks, timings)
     def score(levels, n):
         count['evaluations'] += 1; count['tokens'] += n * tokens_per_batch
         return float(fitness(levels, n))
+    def score_all(kids, n):
+        "Every kid's fitness on `n` batches, each process scoring its share."
+        mine, err = {}, None
+        try:
+            for i in my_share(list(range(len(kids)))): mine[i] = float(fitness(kids[i], n))
+        except Exception as e:
+            if not shared: raise
+            err = e
+        if shared: mine = {i: v for part in gather(mine if err is None else None, err) for i, v in part.items()}
+        count['evaluations'] += len(kids); count['tokens'] += len(kids) * n * tokens_per_batch
+        return [mine[i] for i in range(len(kids))]
     def row(g, best, accepted):
-        now = {k: v + extra.get(k, 0) for k, v in (counts() if counts is not None else {}).items()}
+        now = counts() if counts is not None else {}
+        if shared: now = {k: sum(p[k] for p in gather(now)) for k in now}   # what every process did
+        now = {k: v + extra.get(k, 0) for k, v in now.items()}
         return dict(generation=g, fitness=best, accepted=accepted, **{**count, **now}, seconds=spent + time.perf_counter() - t0)
     path = Path(checkpoint) if checkpoint is not None else None
     same = dict(start=start, cands={n: list(c) for n, c in cands.items()}, seed=seed, offspring=offspring, fidelity=[list(s) for s in stages],
@@ -140,9 +156,9 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
         extra = {k: v for k, v in history[-1].items() if k not in ('generation', 'fitness', 'accepted', 'seconds', *count)}
         spent = history[-1]['seconds']
         tell(parent)
-    done = lambda: (max_evaluations is not None and count['evaluations'] >= max_evaluations) or \
-                   (max_seconds is not None and history[-1]['seconds'] >= max_seconds)
-    for g in progress(range(history[-1]['generation'] + 1, generations + 1), desc='search', verbose=verbose):
+    done = lambda: agree((max_evaluations is not None and count['evaluations'] >= max_evaluations) or
+                         (max_seconds is not None and history[-1]['seconds'] >= max_seconds))
+    for g in progress(range(history[-1]['generation'] + 1, generations + 1), desc='search', verbose=verbose and rank == 0):
         if done(): break
         kids, seen = [], {tuple(parent.items())}
         for _ in range(4 * offspring):
@@ -152,13 +168,13 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
         last = None
         for n, keep in stages:
             if not kids: break
-            ranked = sorted((score(k, n), i) for i, k in enumerate(kids))
+            ranked = sorted((s, i) for i, s in enumerate(score_all(kids, n)))
             kids, last = [kids[i] for _, i in ranked[:keep]], ranked[0][0]
         accepted = last is not None and last < best
-        if accepted and admit is not None and not admit(kids[0]): accepted = False; count['rejected'] += 1
+        if accepted and admit is not None and not agree(admit(kids[0])): accepted = False; count['rejected'] += 1
         if accepted: parent, best = kids[0], last; tell(parent)
         history.append(row(g, best, accepted))
-        if path is not None: _save_state(path, dict(same=same, parent=parent, best=best, history=history, rng=rng.getstate()))
+        if path is not None and rank == 0: _save_state(path, dict(same=same, parent=parent, best=best, history=history, rng=rng.getstate()))
     return parent, best, history
 
 # %% ../nbs/72_search.ipynb #9170286e
