@@ -20,7 +20,7 @@ from .evaluation import to_device, evaluate, get_metric, METRICS, metric_value, 
 from .criteria import get_criterion
 from .compression import get_compression
 from .leveldb import sweep_perturbation
-from .distributed import world, my_share, gather, from_rank0
+from .distributed import share_map, from_rank0
 from .search import check_search, run_search
 from .results import SensitivitySweep
 from .latency import Latency, timed_calls, measure_latency, compare_latency, paired_saving_ms
@@ -262,27 +262,21 @@ class _Emulator:
     def conditional(self, levels:dict, cands:dict, verbose:bool=False)->tuple:
         "(joint delta of `levels`, {unit: {level: delta of the unit at that level with every other unit at its level in `levels`}})."
         with self.applied(levels): joint = self.score(self.model)
-        items, out, err = list(cands.items()), {}, None
-        shared = world()[1] > 1  # in a process group each process measures its share of the units, then all gather
-        try:
-            for n, cs in progress(my_share(items, [len(cs) for _, cs in items]), desc='refine', verbose=verbose and world()[0] == 0):
-                if cs == [0]: out[n] = {0: 0.}; continue
-                with self.applied(levels, skip=n):
-                    alone = joint if levels[n] == 0 else self.score(self.model)
-                    d = {}
-                    for l in cs:
-                        if l == 0: v = alone
-                        elif l == levels[n]: v = joint
-                        else:
-                            with self.pert.apply(self.units[n], l) as p: v = self.score(p.model)
-                        d[l] = self.sign * (alone - v)
-                out[n] = d
-        except Exception as e:
-            if not shared: raise
-            err = e
-        if shared:
-            got = {k: v for part in gather(out if err is None else None, err) for k, v in part.items()}
-            out = {n: got[n] for n, _ in items}
+        def unit(item):
+            n, cs = item
+            if cs == [0]: return {0: 0.}
+            with self.applied(levels, skip=n):
+                alone = joint if levels[n] == 0 else self.score(self.model)
+                d = {}
+                for l in cs:
+                    if l == 0: v = alone
+                    elif l == levels[n]: v = joint
+                    else:
+                        with self.pert.apply(self.units[n], l) as p: v = self.score(p.model)
+                    d[l] = self.sign * (alone - v)
+            return d
+        items = list(cands.items())   # in a process group each process measures its share of the units
+        out = dict(zip(cands, share_map(unit, items, [len(cs) for _, cs in items], desc='refine', verbose=verbose)))
         return self.sign * (self.baseline - joint), out
 
 # %% ../nbs/69_allocate.ipynb #664e7d4c

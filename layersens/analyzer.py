@@ -116,12 +116,9 @@ def _measure_eval_fn(self:SensitivityAnalyzer, pert, units, levels, compression,
     try:
         for lv, u in progress(mine, desc=f"{compression} sensitivity", verbose=verbose and world()[0] == 0):
             self._measure_one(pert, lv, u, baseline, sign, buffers, snap, ck, out, fails)
-    except Exception as e:
-        if world()[1] == 1: raise
-        err = e
-    if world()[1] > 1:
-        for part in gather((out, fails.worked, fails.failed) if err is None else None, err):
-            out.update(part[0]); fails.worked |= part[1]; fails.failed.update(part[2])
+    except Exception as e: err = e
+    for part in gather((out, fails.worked, fails.failed) if err is None else None, err):   # outside a group: raises err, if any
+        out.update(part[0]); fails.worked |= part[1]; fails.failed.update(part[2])
     fails.done()
     return baseline, out, {}
 

@@ -92,8 +92,9 @@ def _read_lines(path:Path)->tuple:
 @patch
 def files(self:ScanCheckpoint)->list:
     "The files of this checkpoint that exist: `path`, then the shards other processes of a group wrote (`path.rank1`, ...), by rank."
-    shards = [p for p in self.path.parent.glob(glob.escape(self.path.name) + '.rank*') if p.name[len(self.path.name) + 5:].isdigit()]
-    return [p for p in [self.path] if p.exists()] + sorted(shards, key=lambda p: int(p.name[len(self.path.name) + 5:]))
+    tail = lambda p: p.name[len(self.path.name) + len('.rank'):]   # the rank in a shard's name
+    shards = [p for p in self.path.parent.glob(glob.escape(self.path.name) + '.rank*') if tail(p).isdigit()]
+    return [p for p in [self.path] if p.exists()] + sorted(shards, key=lambda p: int(tail(p)))
 
 @patch
 def _own(self:ScanCheckpoint)->Path:

@@ -20,7 +20,6 @@ from .results import SensitivitySweep
 from .latency import Latency, timed_calls, paired_saving_ms, measure_latency
 from .distributed import from_rank0
 
-
 # %% auto #0
 __all__ = ['layer_macs', 'model_macs', 'param_count', 'sweep_units', 'check_cost', 'UnitCosts', 'achieved_cost']
 

@@ -217,7 +217,7 @@ def settle(self:DataScan,
 def sync(self:DataScan,
          error:BaseException|None=None, # this process's failure: every process of the group then raises (see `gather`)
         ):
-    "In a process group: hand every process what the others measured (values, removed parameters, failures), so that each holds the whole scan."
+    "Hand every process of the group what the others measured (values, removed parameters, failures, engine), so that each holds the whole scan; outside a group, raise `error` or keep what this process has."
     keys = {(lv, u.name) for lv, u in self.mine}
     part = dict(values={k: self.values[k] for k in keys}, info={k: v for k, v in self.info.items() if k in keys},
                 failed={k: v for k, v in self.failed.items() if k in keys}, worked=self.failures.worked & keys,
@@ -251,11 +251,8 @@ def run(self:DataScan,
             if early is not None:
                 if self.shared: self.sync()  # settling compares each unit with all the others
                 if b + 1 >= early['min_batches']: self.settle(early['tol'])
-    except Exception as e:
-        if not self.shared: raise
-        err = e
-    if self.shared: self.sync(err)
-    else: self.kinds, self.reasons = [None if self.engine is None else self.engine.kind], ({} if self.engine is None else self.engine.reasons)
+    except Exception as e: err = e
+    self.sync(err)   # outside a group: raises err, if any
     baseline, out = self.outcomes()
     self.failures.done()
     info = dict(engine='full' if None in self.kinds else self.kinds[0], batches=len(self.base))

@@ -8,11 +8,11 @@ import datetime, heapq, math, numbers, os, pickle, sys
 import torch
 import torch.distributed as dist
 from torch import nn
-from .core import check_int
+from .core import check_int, progress
 
 # %% auto #0
 __all__ = ['DEFAULT_TIMEOUT', 'world', 'split_work', 'downstream_costs', 'my_share', 'RankFailed', 'gather', 'from_rank0',
-           'start_group', 'group_device', 'launch']
+           'share_map', 'start_group', 'group_device', 'launch']
 
 # %% ../nbs/51_distributed.ipynb #0034e63f
 def world()->tuple: # (rank, number of processes)
@@ -100,6 +100,23 @@ def from_rank0(fn, # fn() -> a picklable value
         try: value = fn()
         except Exception as e: err = e
     return gather(value, err)[0]
+
+# %% ../nbs/51_distributed.ipynb #1e10a045
+def share_map(fn, # fn(item) -> a picklable result
+              items:list, # the work
+              costs:list|None=None, # the estimated cost of each item (default: all equal)
+              desc:str='', # label of the progress bar (rank 0's)
+              verbose:bool=False, # show a progress bar on rank 0
+             )->list: # [fn(item) for item in items], whoever computed each
+    "`fn` over `items`, each process of the group computing its share and every process returning all the results, in order."
+    rank, size = world()
+    idx = split_work([1] * len(items) if costs is None else costs, size)[rank]
+    mine, err = {}, None
+    try:
+        for i in progress(idx, desc=desc, verbose=verbose and rank == 0): mine[i] = fn(items[i])
+    except Exception as e: err = e
+    got = {i: v for part in gather(mine if err is None else None, err) for i, v in part.items()}
+    return [got[i] for i in range(len(items))]
 
 # %% ../nbs/51_distributed.ipynb #26c2b46c
 DEFAULT_TIMEOUT = 1800 # seconds a collective waits for the other processes before raising

@@ -31,7 +31,6 @@ from .latency import measure_latency, compare_latency, timed_calls
 from .costs import UnitCosts, model_macs
 from .distributed import from_rank0
 
-
 # %% auto #0
 __all__ = ['STRUCTURED', 'UNSTRUCTURED', 'channel_latency', 'LatencyAwareImportance', 'latency_aware', 'combine',
            'CompressionReport', 'compress']

@@ -17,7 +17,7 @@ from .costs import UnitCosts, achieved_cost, sweep_units
 from .results import SensitivitySweep
 from .leveldb import LevelDatabase, Assembler, level_database
 from .quantizer import recalibrate_bn
-from .distributed import world, my_share, gather
+from .distributed import world, gather, share_map
 
 
 # %% auto #0
@@ -125,15 +125,8 @@ def evolve(start:dict, # {unit: level} to start from (the knapsack's, uniform's,
         return float(fitness(levels, n))
     def score_all(kids, n):
         "Every kid's fitness on `n` batches, each process scoring its share."
-        mine, err = {}, None
-        try:
-            for i in my_share(list(range(len(kids)))): mine[i] = float(fitness(kids[i], n))
-        except Exception as e:
-            if not shared: raise
-            err = e
-        if shared: mine = {i: v for part in gather(mine if err is None else None, err) for i, v in part.items()}
         count['evaluations'] += len(kids); count['tokens'] += len(kids) * n * tokens_per_batch
-        return [mine[i] for i in range(len(kids))]
+        return share_map(lambda k: float(fitness(k, n)), kids)
     def row(g, best, accepted):
         now = counts() if counts is not None else {}
         if shared: now = {k: sum(p[k] for p in gather(now)) for k in now}   # what every process did
