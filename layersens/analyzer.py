@@ -6,10 +6,11 @@
 from __future__ import annotations
 import inspect, math, numbers
 from collections.abc import Mapping
+from contextlib import nullcontext
 import torch
 from torch import nn
 from .core import select_layers, layer_params, restoring, progress, ModelSnapshot
-from .evaluation import get_metric, describe_inputs, device_of, metric_value, check_device, on_device
+from .evaluation import get_metric, describe_inputs, device_of, metric_value, check_device, on_device, offloaded, check_offload
 from .evaluation import first_inputs, calibration_inputs, to_device, forward
 from .criteria import get_criterion
 from .compression import COMPRESSIONS, get_compression
@@ -28,6 +29,12 @@ __all__ = ['SWEEP_LEVELS', 'SensitivityAnalyzer', 'analyze_sensitivity', 'Evalua
 
 # %% ../nbs/55_analyzer.ipynb #2ff12475
 _ENGINES = ('incremental', 'full')
+
+def _check_offload(offload, model:nn.Module, data)->str|None:
+    "`offload` when the analysis can keep `model` in CPU memory (None or 'cpu'), else an error naming the argument."
+    if check_offload(offload, model) and data is None:
+        raise ValueError("offload='cpu' needs data= and metric=: the analyzer must place the batches on the device the blocks run on, which an eval_fn does not know")
+    return offload
 
 class SensitivityAnalyzer:
     "Per-layer sensitivity of `model` to compression, measured by `eval_fn` or by `metric` on `data`."
@@ -48,6 +55,7 @@ class SensitivityAnalyzer:
                  metric='accuracy', # with `data`: 'accuracy', 'loss', or a callable(outputs, targets) -> scalar (mean over the batch)
                  engine:str='incremental', # with `data`: 'incremental' (recompute downstream of the layer only) or 'full'
                  output_fn=None, # with `data`: function outputs -> tensor scored (default: logits / last_hidden_state / first tensor)
+                 offload:str|None=None, # 'cpu': the model stays in CPU memory and each block is copied to `device` while it runs (models larger than the device)
                 ):
         if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if (eval_fn is None) == (data is None):
@@ -77,7 +85,7 @@ class SensitivityAnalyzer:
         self.criteria, self.device, self.calibration_data = get_criterion(criteria), check_device(device), calibration_data
         self.higher_is_better = True if higher_is_better is None else higher_is_better
         self.metric_name, self.verbose = str(metric_name or 'metric'), verbose
-        self.include_embeddings = include_embeddings
+        self.include_embeddings, self.offload = include_embeddings, _check_offload(offload, model, data)
         self.layers = list(select_layers(model, layers, include_embeddings=include_embeddings))
 
 # %% ../nbs/55_analyzer.ipynb #ab1f438f
@@ -184,7 +192,8 @@ def _collect(self:SensitivityAnalyzer, pert, model:nn.Module, chosen:dict, verbo
     if batches is None:
         raise ValueError(f"method {pert.method!r} needs calibration data (the inputs of every layer): pass data= or calibration_data= "
                          f"to the SensitivityAnalyzer")
-    pert.collect(model, chosen, [batches] if isinstance(batches, (torch.Tensor, Mapping)) else batches, verbose)
+    pert.collect(model, chosen, [batches] if isinstance(batches, (torch.Tensor, Mapping)) else batches, verbose,
+                 **(dict(device=self.device, offload=self.offload) if self.offload else {}))
 
 # %% ../nbs/55_analyzer.ipynb #994bb976
 @patch
@@ -194,10 +203,12 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
     if early is not None and self.data is None:
         raise ValueError("early_stop needs the analyzer to own the evaluation: pass data= and metric= instead of eval_fn")
     model = self.model
-    with restoring(model) as snap, on_device(model, self.device) as moved:
+    # offloaded outside the snapshot: a unit restored after a failure keeps the pieces' forwards
+    with (offloaded(model, self.device) if self.offload else nullcontext()) as off, restoring(model) as snap, \
+         on_device(model, None if off else self.device) as moved:
         if moved: snap = ModelSnapshot(model)  # what a failed unit is restored to: the model on the analysis device
         model.eval()
-        dev = device_of(model)
+        dev = off.device if off else device_of(model)
         sample = self.sample if self.sample is not None or self.data is None else first_inputs(self.data, 16)
         sample = to_device(sample, dev) if sample is not None else None
         if sample is not None: _check_sample(model, sample, 'sample' if self.sample is not None else 'data')
@@ -213,7 +224,7 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
             if self.data is None: baseline, outcomes, info = self._measure_eval_fn(pert, units, levels, compression, snap, verbose, ck)
             else:
                 scan = DataScan(model, pert, units, levels, self.metric_fn, higher_is_better=self.higher_is_better, engine=self.engine,
-                                output_fn=self.output_fn, snap=snap, ck=ck)
+                                output_fn=self.output_fn, snap=snap, ck=ck, device=dev, fx=not self.offload)
                 baseline, outcomes, info = scan.run(self.data, early, verbose, f"{compression} sensitivity")
         finally:
             if ck is not None: ck.close()
@@ -222,6 +233,7 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
         if options.get('quant_activations'): settings['calibration'] = 'sample' if self.calibration_data is None else 'calibration_data'
         if pert.needs_data: settings['method_data'] = 'data' if self.calibration_data is None else 'calibration_data'
         if early is not None: settings.update(early_stop=True, **early)
+        if off: settings.update(offload=self.offload, offload_peak_bytes=off.peak)   # the most weight bytes on the device at once
         results = []
         for lv in levels:
             rows = {}
@@ -333,10 +345,11 @@ def analyze_sensitivity(model:nn.Module, # the model to analyse; handed back unc
                         engine:str='incremental', # with data: 'incremental' or 'full'
                         output_fn=None, # with data: function outputs -> tensor scored
                         include_embeddings:bool=False, # also analyse `nn.Embedding` layers
+                        offload:str|None=None, # 'cpu': keep the model in CPU memory, one block at a time on `device`
                         **kwargs, # options of `SensitivityAnalyzer.analyze`: layers, quant_per_channel, quant_activations, stats, early_stop, ...
                        )->SensitivityResult:
     "One-call sensitivity analysis: `SensitivityAnalyzer(...).analyze(...)`."
     an = SensitivityAnalyzer(model, sample, eval_fn, criteria=criteria, higher_is_better=higher_is_better, metric_name=metric_name,
                              device=device, calibration_data=calibration_data, verbose=verbose, data=data, metric=metric, engine=engine,
-                             output_fn=output_fn, include_embeddings=include_embeddings)
+                             output_fn=output_fn, include_embeddings=include_embeddings, offload=offload)
     return an.analyze(compression, level, granularity=granularity, **kwargs)

@@ -6,11 +6,11 @@
 from __future__ import annotations
 import time, warnings
 from collections.abc import Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 import torch
 from torch import nn
 from .core import find_blocks, call_site, inputs_at, progress, forwards_replaced
-from .evaluation import calibration_inputs, forward, to_device, check_device, device_of
+from .evaluation import calibration_inputs, forward, to_device, check_device, device_of, offloaded, check_offload
 from .methods import LayerStats, method_unsupported
 
 # %% auto #0
@@ -63,7 +63,7 @@ class Calibration:
                 ):
         self.mode, self.blocks, self.batches, self.rows, self.stats, self.compressed = mode, blocks, batches, rows, stats, compressed
         self.peak_bytes, self.seconds, self.cuda_peak_bytes, self.reason = peak_bytes, seconds, cuda_peak_bytes, reason
-        self.short = short or {}
+        self.short, self.offload = short or {}, None   # offload: the `Offload` of a call with offload=True (its peak: weight bytes on the device at once)
     def __repr__(self):
         return (f"Calibration(mode={self.mode!r}, blocks={self.blocks}, batches={self.batches}, layers={len(self.rows)}, "
                 f"kept={len(self.stats)}, compressed={len(self.compressed)}, peak_bytes={self.peak_bytes}, seconds={self.seconds:.2f})")
@@ -118,6 +118,12 @@ def _placed(model:nn.Module, device:torch.device|None, keep:bool):
             if keep: d.copy_(t.data)
             t.data = d
 
+
+def _to(stats:LayerStats, device:torch.device)->LayerStats:
+    "`stats` with its sums moved to `device` (an offloaded calibration keeps them with the model, not on the device)."
+    stats.sq = stats.sq.to(device)
+    if stats.hessian is not None: stats.hessian = stats.hessian.to(device)
+    return stats
 
 # %% ../nbs/23_calibration.ipynb #005f2c2d
 def _layout(model, blocks:list, layers:dict, x)->tuple:
@@ -198,6 +204,7 @@ def calibrate(model:nn.Module, # the model; its modes, hooks and (without `compr
               keep_stats:bool|None=None, # keep every layer's statistics in the result (None: only without `compress`)
               device=None, # where to run (None: where the model is); the weights come back to their own tensors
               verbose:bool=False, # a progress bar over the blocks
+              offload:str|None=None, # 'cpu': keep the model in CPU memory and copy one block at a time to `device` (see `offloaded`)
              )->Calibration:
     "Input statistics of `layers` from `data`, collected block by block (one block's activations alive at a time), compressing each block as it goes."
     t0 = time.perf_counter()
@@ -216,7 +223,8 @@ def calibrate(model:nn.Module, # the model; its modes, hooks and (without `compr
     for n, why in uncalibrated(model, layers).items(): raise ValueError(f"layers: {n!r} cannot be calibrated: {why}; leave it out of layers")
     layers = dict(sorted(layers.items(), key=lambda kv: position[call_site(kv[1])[0]]))   # model order
     inputs = calibration_inputs(data, 'data')
-    dev = check_device(device) or device_of(model)
+    offload = check_offload(offload, model)
+    dev = check_device(device) or (torch.device('cuda' if torch.cuda.is_available() else 'cpu') if offload else device_of(model))
     keep = compress is None if keep_stats is None else keep_stats
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
     modes = [(m, m.training) for m in model.modules()]
@@ -229,13 +237,16 @@ def calibrate(model:nn.Module, # the model; its modes, hooks and (without `compr
             rows[n] = stats[n].rows
             if kind == 'hessian' and stats[n].rows < stats[n].columns: short[n] = (stats[n].rows, stats[n].columns)
         for n in names:
-            if compress is not None: compress(n, layers[n], stats[n]); done.append(n)
-            if keep: kept[n] = stats[n]
+            if compress is not None:
+                with (off.resident(layers[n], keep=True) if offload else nullcontext()): compress(n, layers[n], stats[n])   # on the device
+                done.append(n)
+            if keep: kept[n] = _to(stats[n], torch.device('cpu')) if offload else stats[n]   # kept in CPU memory, with the model
         for n in names: del stats[n]
 
     try:
         model.eval()
-        with torch.no_grad(), _placed(model, dev if device is not None else None, keep=compress is not None):
+        place = offloaded(model, dev) if offload else _placed(model, dev if device is not None else None, keep=compress is not None)
+        with torch.no_grad(), place as off:
             if found is None: reason = f"{type(model).__name__} has no ModuleList or Sequential of 2 or more blocks"
             elif not isinstance(found[1], nn.ModuleList):
                 reason = f"its largest stack of blocks, {found[0] or type(model).__name__!r}, is a {type(found[1]).__name__}, not a ModuleList"
@@ -256,21 +267,22 @@ def calibrate(model:nn.Module, # the model; its modes, hooks and (without `compr
                     names, block, final = inside.get(i, []), blocks[i], i == len(blocks) - 1
                     stats = {n: LayerStats(layers[n], kind) for n in names}
                     rerun = compress is not None and sequential and bool(names)
-                    with _hooked({n: layers[n] for n in names}, stats):
-                        for b, (args, kwargs) in enumerate(captured):
-                            out = block(*args, **kwargs)
-                            ledger.note(captured, [kept, stats], out)
-                            if not rerun: captured[b] = ((block_output(out), *args[1:]), kwargs)
-                            if not rerun and final: last[b] = out
-                            del out
-                    finish(names, stats)
-                    if rerun:
-                        for b, (args, kwargs) in enumerate(captured):
-                            out = block(*args, **kwargs)
-                            ledger.note(captured, [kept], out)
-                            captured[b] = ((block_output(out), *args[1:]), kwargs)
-                            if final: last[b] = out
-                            del out
+                    with (off.resident(block, keep=compress is not None) if offload else nullcontext()):   # the block stays on the device for its passes
+                        with _hooked({n: layers[n] for n in names}, stats):
+                            for b, (args, kwargs) in enumerate(captured):
+                                out = block(*args, **kwargs)
+                                ledger.note(captured, [kept, stats], out)
+                                if not rerun: captured[b] = ((block_output(out), *args[1:]), kwargs)
+                                if not rerun and final: last[b] = out
+                                del out
+                        finish(names, stats)
+                        if rerun:
+                            for b, (args, kwargs) in enumerate(captured):
+                                out = block(*args, **kwargs)
+                                ledger.note(captured, [kept], out)
+                                captured[b] = ((block_output(out), *args[1:]), kwargs)
+                                if final: last[b] = out
+                                del out
                 captured, mode = None, 'blocks'
                 if after:   # the blocks answer with the last block's stored output: only what lies around them runs
                     stats, answer = {n: LayerStats(layers[n], kind) for n in after}, [None]
@@ -296,4 +308,6 @@ def calibrate(model:nn.Module, # the model; its modes, hooks and (without `compr
         warnings.warn(f"calibration: {len(short)} of {len(rows)} layers saw fewer input rows than they have input columns "
                       f"({n!r}: {r:,} rows, {c:,} columns), so their X^T X is singular and only damping keeps SparseGPT and GPTQ "
                       f"from fitting the calibration data: calibrate on more data (more rows than the widest layer's inputs), or raise damp")
-    return Calibration(mode, walked, len(inputs), rows, kept, done, ledger.peak, time.perf_counter() - t0, cuda_peak, reason, short)
+    cal = Calibration(mode, walked, len(inputs), rows, kept, done, ledger.peak, time.perf_counter() - t0, cuda_peak, reason, short)
+    cal.offload = off if offload else None
+    return cal

@@ -72,6 +72,8 @@ def _parser()->argparse.ArgumentParser:
     g.add_argument('--pattern', default=None, help="N:M sparsity, e.g. 2:4 (two zeros in every four inputs of a row)")
     g.add_argument('--group-size', type=int, default=None, help='quantization: weights per scale along a row (default: one scale per row)')
     g.add_argument('--device', default=None, help="'cpu' or 'cuda' (default: where the model is, the CPU)")
+    g.add_argument('--offload', choices=['cpu'], default=None, help="keep the model in CPU memory and copy one block at a time to "
+                                                                  "--device while it runs (a model larger than the GPU)")
     g = s.add_argument_group('output')
     g.add_argument('--out', default='layersens_scan', help='output folder (default: ./layersens_scan)')
     g.add_argument('--resume', action='store_true', help="go on with the scan recorded in OUT/checkpoint.jsonl")
@@ -146,6 +148,7 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
          pattern:str|None=None, # sparsity: N:M, e.g. '2:4'
          group_size:int|None=None, # quantization: weights per scale along a row
          device=None, # 'cpu', 'cuda' or None (where the model is)
+         offload:str|None=None, # 'cpu': the model stays in CPU memory, one block at a time on `device` (see `SensitivityAnalyzer`)
          out='layersens_scan', # output folder
          resume:bool=False, # go on with the scan recorded in out/checkpoint.jsonl (else it is started afresh)
          target_pct:float=50, min_pct:float=10, max_pct:float=90, gamma:float=1.5, # `to_layer_targets` arguments
@@ -171,7 +174,7 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
     ck = ScanCheckpoint(out/'checkpoint.jsonl')
     if resume and not ck.files(): _note(verbose, f"nothing to resume in {out}: starting the scan")
     if not resume: ck.clear()
-    an = SensitivityAnalyzer(lm.model, data=ld.batches, metric=metric, device=device, layers=chosen, verbose=verbose)
+    an = SensitivityAnalyzer(lm.model, data=ld.batches, metric=metric, device=device, layers=chosen, verbose=verbose, offload=offload)
     kw = dict(granularity=granularity, checkpoint=ck, method=method, pattern=pattern, group_size=group_size)
     if levels is None: res, sweep = an.analyze(compression, lvls[0], **kw), None
     else: res, sweep = None, an.sweep(compression, lvls, **kw)
@@ -393,7 +396,7 @@ def _scan_main(args)->int:
     a = vars(args)
     r, code = _guarded('scan', lambda: scan(
         args.model, args.data, **_shared(args), compression=args.compression, level=args.level, levels=args.levels, layers=args.layers,
-        granularity=args.granularity, method=args.method, pattern=args.pattern, group_size=args.group_size, device=args.device, out=args.out, resume=args.resume,
+        granularity=args.granularity, method=args.method, pattern=args.pattern, group_size=args.group_size, device=args.device, offload=args.offload, out=args.out, resume=args.resume,
         **{k: a[k] for k in ('target_pct', 'min_pct', 'max_pct', 'gamma')}, verbose=not args.quiet),
         f"the finished evaluations are in {Path(args.out)/'checkpoint.jsonl'}: run the same command with --resume to go on")
     if r is None or world()[0] != 0: return code

@@ -35,9 +35,12 @@ class DataScan:
                  output_fn=None, # function outputs -> tensor scored (default: logits / last_hidden_state / first tensor)
                  snap:ModelSnapshot|None=None, # what the model is restored to after a unit fails (default: a snapshot taken now)
                  ck=None, # a started `ScanCheckpoint`: every evaluation is recorded in it, and those it holds are read back
+                 device=None, # where the batches go (None: where the model's first parameter is; an offloaded model: the device it runs on)
+                 fx:bool=True, # False: the incremental engine is the block cache (an offloaded model), else the full model
                 ):
         if engine not in ('incremental', 'full'): raise ValueError(f"engine must be one of 'incremental', 'full', got {engine!r}")
         self.model, self.pert, self.levels, self.output_fn, self.ck = model, pert, list(levels), output_fn, ck
+        self.device = device
         self.metric = get_metric(metric, 'metric')
         self.sign = 1. if (self.metric.higher_is_better if higher_is_better is None else higher_is_better) else -1.
         self.snap = ModelSnapshot(model) if snap is None else snap
@@ -51,7 +54,7 @@ class DataScan:
         self.failures, self.engine = ScanFailures(), None  # the engine: the incremental engine in use, None for full evaluation
         pert.reuse = True  # each unit is applied once per batch to weights nothing else changes
         if engine == 'incremental':
-            try: self.engine = make_engine(model)
+            try: self.engine = make_engine(model, fx)
             except UnsafeForIncremental as e: self._full(e)
 
     def _full(self, e:Exception):
@@ -237,7 +240,7 @@ def run(self:DataScan,
         desc:str='sensitivity', # the progress bar's label
        )->tuple: # (baseline, {(level, unit name): outcome}, engine settings: engine, batches, engine_note)
     "Measure every unit at every level on `data`, batch by batch (in a process group, this process's share, then `sync`)."
-    dev = next(self.model.parameters()).device
+    dev = self.device or next(self.model.parameters()).device
     total = len(data) if hasattr(data, '__len__') else None
     err = None
     try:

@@ -315,8 +315,10 @@ def rerun(self:BlockCache, modules:tuple):
 class AutoEngine:
     "The torch.fx engine when it works for the model, else the block cache; the same interface as both."
     def __init__(self, model:nn.Module, # the model
+                 fx:bool=True, # try torch.fx first (False: the block cache only, as an offloaded model needs: a traced graph reads the weights where they are)
                 ):
         self.model, self.reasons = model, {}
+        if not fx: self.reasons['fx'] = "not used: the model is offloaded"; self.engine = self._block_cache(); return
         try: self.engine = IncrementalForward(model)
         except UnsafeForIncremental as e: self.reasons['fx'] = str(e); self.engine = self._block_cache()
 
@@ -347,6 +349,7 @@ class AutoEngine:
         return self.engine.rerun(modules)
 
 def make_engine(model:nn.Module, # the model
+                fx:bool=True, # False: the block cache only (an offloaded model)
                )->AutoEngine: # `kind` 'fx' or 'blocks'; raises UnsafeForIncremental when neither works
     "The exact incremental engine for `model`: torch.fx if it traces and runs the model, else the block cache."
-    return AutoEngine(model)
+    return AutoEngine(model, fx)

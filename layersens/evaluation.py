@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_evaluation.ipynb #49f15639
 from __future__ import annotations
-import math, numbers
+import copy, math, numbers
 from collections.abc import Mapping
 from contextlib import contextmanager
 import numpy as np
@@ -13,11 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 import pandas as pd
+from .core import find_blocks, forwards_replaced
 
 # %% auto #0
 __all__ = ['METRICS', 'HIGHER_IS_BETTER', 'split_batch', 'model_output', 'Metric', 'get_metric', 'forward', 'to_device',
            'device_of', 'describe_inputs', 'batch_metrics', 'evaluate', 'metric_value', 'check_device', 'on_device',
-           'first_inputs', 'calibration_inputs']
+           'offload_pieces', 'Offload', 'check_offload', 'offloaded', 'first_inputs', 'calibration_inputs']
 
 # %% ../nbs/08_evaluation.ipynb #f6f0fd11
 def split_batch(batch, # a batch from the data
@@ -307,6 +308,91 @@ def on_device(model:nn.Module, # the model to move for the block
             p.data = data
             p.grad = grad
         for m, k, b in buffers: m._buffers[k] = b
+
+# %% ../nbs/08_evaluation.ipynb #27bc0bbb
+def offload_pieces(model:nn.Module, # the model
+                  )->tuple: # (the blocks, the other modules with tensors of their own), in model order
+    "What `offloaded` moves as one piece: each block of the largest stack (with everything inside it), and each other module that holds tensors of its own."
+    found = find_blocks(model)
+    blocks = list(found[1].children()) if found else []
+    inside = {m for b in blocks for m in b.modules()}
+    own = [m for m in model.modules() if m not in inside and any(t is not None for t in [*m._parameters.values(), *m._buffers.values()])]
+    return blocks, own
+
+def _piece_tensors(m:nn.Module, whole:bool)->list:
+    "The parameters and buffers a piece moves, each once: its whole subtree for a block, its own otherwise (read at each call: a pruned layer's new tensors are found)."
+    ts = [*m.parameters(), *m.buffers()] if whole else [t for t in [*m._parameters.values(), *m._buffers.values()] if t is not None]
+    return list({id(t): t for t in ts}.values())
+
+class Offload:
+    "Where the pieces of an offloaded model run, and a ledger of what was copied there: bytes on the device now and at peak, bytes and pieces copied."
+    def __init__(self, model:nn.Module, device:torch.device):
+        self.model, self.device, self.now, self.peak, self.copied, self.copies = model, device, 0, 0, 0, 0
+        self.active = {}   # id(tensor) -> how many resident pieces hold it (a tied weight is copied once)
+    def __repr__(self): return (f"Offload(device={self.device}, peak={self.peak:,} bytes, now={self.now:,}, "
+                                f"copied={self.copied:,} bytes in {self.copies:,} copies)")
+
+    @contextmanager
+    def resident(self, m:nn.Module, # a piece (or any module of the model)
+                 whole:bool=True, # its whole subtree (else its own tensors only)
+                 keep:bool=False, # copy the values the copies hold at the end back into the model's tensors (a block compressed on the device)
+                ):
+        "Hold `m`'s tensors on the device for the duration (those already there stay as they are); then put the model's own tensors back."
+        ts = _piece_tensors(m, whole)
+        moved = [(t, t.data) for t in ts if id(t) not in self.active]
+        for t in ts: self.active[id(t)] = self.active.get(id(t), 0) + 1
+        try:
+            for t, d in moved:
+                t.data = d.to(self.device, copy=True)
+                self.now += d.nbytes; self.copied += d.nbytes
+            self.peak, self.copies = max(self.peak, self.now), self.copies + bool(moved)
+            yield
+        finally:
+            for t, d in moved:
+                if keep: d.copy_(t.data)
+                t.data = d; self.now -= d.nbytes
+            for t in ts:
+                self.active[id(t)] -= 1
+                if not self.active[id(t)]: del self.active[id(t)]
+
+class _OffloadedForward:
+    "The forward `offloaded` gives a piece: its tensors on the device for the call. A deep copy of the model (a pruned copy) gets one for its own piece."
+    def __init__(self, off:Offload, module:nn.Module, whole:bool, fwd): self.off, self.module, self.whole, self.fwd = off, module, whole, fwd
+    def __call__(self, *args, **kwargs):
+        with self.off.resident(self.module, self.whole): return self.fwd(*args, **kwargs)
+    def __deepcopy__(self, memo):
+        mod = memo.get(id(self.module), self.module)   # the module's copy, made before its attributes are copied
+        return _OffloadedForward(self.off, mod, self.whole, copy.deepcopy(self.fwd, memo))
+
+_OFFLOADS = {}   # id(model) -> the Offload in force for it
+
+def check_offload(offload, # None or 'cpu'
+                  model:nn.Module, # the model that would be offloaded
+                  name:str='offload', # the argument's name, for the message
+                 )->str|None:
+    "`offload` when `model` can be kept in CPU memory for it (None or 'cpu'), else a ValueError naming `name`."
+    if offload is None: return None
+    if offload != 'cpu': raise ValueError(f"{name} must be None or 'cpu', got {offload!r}")
+    where = {str(t.device) for t in [*model.parameters(), *model.buffers()]}
+    if where - {'cpu'}: raise ValueError(f"{name}='cpu' keeps the model in CPU memory, but its tensors are on {', '.join(sorted(where))}: call model.cpu() first")
+    return offload
+
+@contextmanager
+def offloaded(model:nn.Module, # the model; its tensors stay where they are (the CPU)
+              device=None, # where the pieces run (None: 'cuda' when there is one, else 'cpu')
+             ):
+    "Run `model` with each piece (a block, or a module outside the blocks) copied to `device` only while it is called; yields the `Offload`."
+    if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    dev = check_device(device) or torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if (cur := _OFFLOADS.get(id(model))) is not None:   # already offloaded (a calibration inside a scan): the same pieces, once
+        if cur.device != dev: raise ValueError(f"device: the model is already offloaded to {cur.device}, not {dev}")
+        yield cur; return
+    off, (blocks, own) = Offload(model, dev), offload_pieces(model)
+    whole = set(blocks)
+    _OFFLOADS[id(model)] = off
+    try:
+        with forwards_replaced(blocks + own, lambda m, fwd: _OffloadedForward(off, m, m in whole, fwd)): yield off
+    finally: del _OFFLOADS[id(model)]
 
 # %% ../nbs/08_evaluation.ipynb #a9608947
 def first_inputs(data, # a DataLoader or a list of batches

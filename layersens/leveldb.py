@@ -19,6 +19,7 @@ from .compression import get_compression
 from .perturb import make_perturbation
 from .results import SensitivitySweep
 from .costs import sweep_units
+from .distributed import share_map, world
 
 # %% auto #0
 __all__ = ['encode_change', 'apply_change', 'change_bytes', 'sweep_perturbation', 'LevelDatabase', 'level_database', 'Assembler']
@@ -211,21 +212,29 @@ def level_database(sweep:SensitivitySweep, # the sweep: its units, levels, compr
     try:
         model.eval()
         pert, by_name = sweep_perturbation(sweep, model, every, example_inputs, stats, calibration_data)
-        for u in progress(every, desc='level database', verbose=verbose):
+        shared = world()[1] > 1
+        def build(u)->tuple:
+            "('ok', ({level: changes}, {parameter: fingerprint})) or ('skip', why) for unit `u`."
             pu = by_name[u['name']]
-            if pu.status != 'ok': skipped[u['name']] = f"{pu.status}: {pu.note}"; continue
-            if not u['deltas']: skipped[u['name']] = u['note']; continue
-            levels = {}
+            if pu.status != 'ok': return 'skip', f"{pu.status}: {pu.note}"
+            if not u['deltas']: return 'skip', u['note']
+            levels, prints = {}, {}
             for level in sorted(u['deltas']):
                 with torch.no_grad(), pert.apply(pu, level) as p:
                     if p.model is not model:
-                        skipped[u['name']] = "compressing it builds a new model (its channels pass through operations that mix them), not new weights"; break
+                        return 'skip', "compressing it builds a new model (its channels pass through operations that mix them), not new weights"
                     new = {canon[t]: t.detach().clone() for m in p.modified for t in m.parameters()}
                 pert.release(pu, level)   # the database keeps the compact copy
                 changes = {k: e for k, t in new.items() if (e := encode_change(params[k], t, group, codes=comp.name == 'quantization')) is not None}
-                for k in changes: dense.setdefault(k, _fingerprint(params[k]))
+                if shared: changes = {k: {f: v.cpu() if isinstance(v, torch.Tensor) else v for f, v in e.items()} for k, e in changes.items()}   # handed over on the CPU
+                for k in changes: prints[k] = _fingerprint(params[k])
                 levels[level] = changes
-            else: entries[u['name']] = levels
+            return 'ok', (levels, prints)
+        costs = [sum(pert.layers[n].weight.numel() for n in u['layers']) * max(len(u['deltas']), 1) for u in every]   # weights compressed
+        for u, (kind, got) in zip(every, share_map(build, every, costs, desc='level database', verbose=verbose)):   # in a process group: each its share
+            if kind == 'skip': skipped[u['name']] = got; continue
+            entries[u['name']] = got[0]
+            for k, fp in got[1].items(): dense.setdefault(k, fp)
     finally:
         for m, t in was: m.training = t
     stored = [dict(name=u['name'], layers=list(u['layers']), levels=list(entries[u['name']])) for u in every if u['name'] in entries]

@@ -58,11 +58,12 @@ class Perturbation:
     @property
     def needs_data(self)->bool: # its method takes statistics of the layers' inputs, which `collect` gathers before any unit is applied
         return getattr(self, 'method', None) is not None and get_method(self.method).stats is not None
-    def collect(self, model:nn.Module, layers:dict, data, verbose:bool=False):
-        "Gather, once, the statistics of the layers' inputs on `data` that the method needs (input norms, or X^T X)."
+    def collect(self, model:nn.Module, layers:dict, data, verbose:bool=False, device=None, offload:str|None=None):
+        "Gather, once, the statistics of the layers' inputs on `data` that the method needs (input norms, or X^T X); `device` and `offload` as `calibrate` takes them."
         bad = uncalibrated(model, layers)
         ok = {n: m for n, m in layers.items() if n not in bad}
-        self.calibration = calibrate(model, ok, data, kind=get_method(self.method).stats, verbose=verbose).stats if ok else {}
+        self.calibration = calibrate(model, ok, data, kind=get_method(self.method).stats, verbose=verbose,
+                                     device=device, offload=offload).stats if ok else {}
         return self
     def release(self, unit:Unit, level):
         "Drop what was kept of `unit` at `level` (a data method's result, a reused mask): the next `apply` computes it again."

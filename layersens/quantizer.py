@@ -14,6 +14,7 @@ from .evaluation import split_batch, forward, to_device, calibration_inputs
 from .perturb import fake_quantize, input_quantizer, QuantizationPerturbation
 from .methods import get_method, compress_layer, check_bits
 from .calibration import calibrate, uncalibrated
+from .evaluation import check_device, check_offload
 
 # %% auto #0
 __all__ = ['Quantizer', 'recalibrate_bn']
@@ -36,6 +37,8 @@ class Quantizer:
                  blocksize:int=128, # gptq: columns per block
                  damp:float=0.01, # gptq: fraction of the mean diagonal of X^T X added to it
                  verbose:bool=False, # a progress bar over the model's blocks while calibrating
+                 device=None, # gptq: where calibration runs (None: where the model is; with `offload`: 'cuda' if there is one)
+                 offload:str|None=None, # gptq: 'cpu' keeps the model in CPU memory, one block at a time on `device`
                 ):
         self.all_layers, self.method = select_layers(model), get_method(method, 'quantization').name
         gptq = self.method == 'gptq'
@@ -62,6 +65,9 @@ class Quantizer:
                                              not isinstance(calibration_data, (torch.Tensor, dict)) and not hasattr(calibration_data, '__iter__')):
             raise TypeError(f"calibration_data must be a tensor, a dict of keyword inputs or batches, got {type(calibration_data).__name__}")
         self.model, self.per_channel, self.activations, self.calibration_data = model, per_channel, activations, calibration_data
+        self.device, self.offload = check_device(device), check_offload(offload, model)
+        if (device is not None or offload is not None) and not gptq:
+            raise ValueError(f"device and offload place the calibration of GPTQ; method={self.method!r} has none")
         self.ranges, self.hooks = {}, []  # filled by `quantize_model`: {layer: (min, max) of its input}, the hooks that quantize inputs
 
 # %% ../nbs/77_quantizer.ipynb #518491e1
@@ -74,7 +80,8 @@ def _gptq(self:Quantizer):
         compress_layer(module, 'gptq', self.bits[name], stats, group_size=self.group_size, sym=self.symmetric, act_order=self.act_order,
                        blocksize=self.blocksize, damp=self.damp)
     data = self.calibration_data
-    self.calibration = calibrate(self.model, self.layers, data, kind='hessian', compress=compress, sequential=self.sequential, verbose=self.verbose)
+    self.calibration = calibrate(self.model, self.layers, data, kind='hessian', compress=compress, sequential=self.sequential, verbose=self.verbose,
+                                 device=self.device, offload=self.offload)
 
 # %% ../nbs/77_quantizer.ipynb #e83e627f
 @patch

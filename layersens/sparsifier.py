@@ -13,6 +13,7 @@ from .criteria import get_criterion, granularity_dims, keep_mask
 from .perturb import check_pct
 from .methods import get_method, compress_layer, magnitude_mask, layer_matrix, parse_pattern, to_weight_layout
 from .calibration import calibrate, uncalibrated
+from .evaluation import check_device, check_offload
 from fastcore.basics import patch
 
 # %% auto #0
@@ -46,6 +47,8 @@ class Sparsifier:
                  blocksize:int=128, # sparsegpt: columns whose mask is chosen together
                  damp:float=0.01, # sparsegpt: fraction of the mean diagonal of X^T X added to it
                  verbose:bool=False, # a progress bar over the model's blocks while calibrating
+                 device=None, # wanda, sparsegpt: where calibration runs (None: where the model is; with `offload`: 'cuda' if there is one)
+                 offload:str|None=None, # wanda, sparsegpt: 'cpu' keeps the model in CPU memory, one block at a time on `device`
                 ):
         if context not in ('local', 'global'): raise ValueError(f"context must be 'local' or 'global', got {context!r}")
         self.model, self.granularity, self.context = model, granularity, context
@@ -58,6 +61,9 @@ class Sparsifier:
         if calibration_data is not None and get_method(self.method).stats is None:
             raise ValueError(f"calibration_data is only used by the data methods ('wanda', 'sparsegpt'), not by method={self.method!r}")
         self.calibration_data, self.sequential, self.blocksize, self.damp, self.verbose = calibration_data, sequential, blocksize, damp, verbose
+        self.device, self.offload = check_device(device), check_offload(offload, model)
+        if (device is not None or offload is not None) and get_method(self.method).stats is None:
+            raise ValueError(f"device and offload place the calibration of a data method ('wanda', 'sparsegpt'); method={self.method!r} has none")
         self.calibration = None  # the `Calibration` of the last data-method run: blocks, seconds, peak memory
         self.layers = select_layers(model, layers)
         for n, m in self.layers.items():
@@ -110,11 +116,14 @@ def _sparsify_by_method(self:Sparsifier, plan:dict, pattern:str|None):
         return
     for n, why in uncalibrated(self.model, todo).items():
         raise ValueError(f"sparsity: layer {n!r} cannot take {self.method!r}: {why}; leave it out (layers=) or give it 0")
+    later = {}   # offloaded: the masks, attached once the weights are back in CPU memory (the zeros are already in them)
     def compress(name, module, stats):
         keep = compress_layer(module, self.method, plan[name], stats, pattern=pattern, blocksize=self.blocksize, damp=self.damp)
-        self._mask(module, to_weight_layout(module, keep))
+        if self.offload: later[name] = to_weight_layout(module, keep).cpu()
+        else: self._mask(module, to_weight_layout(module, keep))
     self.calibration = calibrate(self.model, todo, self.calibration_data, kind=get_method(self.method).stats, compress=compress,
-                                 sequential=self.sequential, verbose=self.verbose)
+                                 sequential=self.sequential, verbose=self.verbose, device=self.device, offload=self.offload)
+    for name, keep in later.items(): self._mask(todo[name], keep)
 
 # %% ../nbs/70_sparsifier.ipynb #5219768c
 @patch
