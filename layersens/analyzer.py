@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from contextlib import nullcontext
 import torch
 from torch import nn
-from .core import select_layers, layer_params, restoring, progress, ModelSnapshot
+from .core import select_layers, layer_params, restoring, progress, ModelSnapshot, check_int
 from .evaluation import get_metric, describe_inputs, device_of, metric_value, check_device, on_device, offloaded, check_offload
 from .evaluation import first_inputs, calibration_inputs, to_device, forward
 from .criteria import get_criterion
@@ -19,6 +19,7 @@ from .results import LayerSensitivity, SensitivityResult, SensitivitySweep
 from .checkpoint import ScanCheckpoint, model_digest, tensor_digest
 from .failures import EvaluationFailed, FAIL_FAST, ScanFailures, failure_outcome, recorded_failure
 from .datapath import DataScan
+from .proxy import ProxyScan, PROXY_METRICS, exact_picks, blend
 from .distributed import world, my_share, gather
 from fastcore.basics import patch
 from fastcore.meta import delegates
@@ -197,7 +198,7 @@ def _collect(self:SensitivityAnalyzer, pert, model:nn.Module, chosen:dict, verbo
 
 # %% ../nbs/55_analyzer.ipynb #994bb976
 @patch
-def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, verbose, checkpoint=None)->list:
+def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, verbose, checkpoint=None, strategy='exact', exact_budget=None)->list:
     levels = [get_compression(compression).check_level(l) for l in levels]
     ck = _checkpoint(checkpoint)
     if early is not None and self.data is None:
@@ -222,6 +223,10 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
         if ck is not None: ck.start(self._fingerprint(model, compression, levels, chosen, units, options, early, pert, dev))
         try:
             if self.data is None: baseline, outcomes, info = self._measure_eval_fn(pert, units, levels, compression, snap, verbose, ck)
+            elif strategy in ('proxy', 'hybrid'):
+                scan = ProxyScan(model, pert, units, levels, self.metric_fn, output_fn=self.output_fn, device=dev)
+                baseline, outcomes, info = scan.run(self.data, verbose)
+                if strategy == 'hybrid': outcomes, info = self._hybrid(model, pert, units, levels, outcomes, info, baseline, exact_budget, snap, dev, verbose)
             else:
                 scan = DataScan(model, pert, units, levels, self.metric_fn, higher_is_better=self.higher_is_better, engine=self.engine,
                                 output_fn=self.output_fn, snap=snap, ck=ck, device=dev, fx=not self.offload)
@@ -244,8 +249,9 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
                     m = chosen[name]
                     rows[name] = LayerSensitivity(name, type(m).__name__, layer_params(m), baseline, group=tuple(u.group), **o)
             lv_info = dict(settings)
+            per_level = {k: v[lv] for k, v in info.items() if isinstance(v, dict)} if info else {}   # a hybrid scan's figures per level
             if info: lv_info.update({k: v for k, v in info.items() if k != 'batches'}, batches=info['batches'],
-                                    data_fraction=_fraction(outcomes, lv, info['batches']))
+                                    data_fraction=_fraction(outcomes, lv, info['batches']), **per_level)
             results.append(SensitivityResult(compression, lv, self.metric_name, self.higher_is_better, baseline,
                                              [rows[n] for n in chosen], lv_info))
         return results
@@ -255,15 +261,48 @@ def _fraction(outcomes:dict, lv, batches:int)->float:
     used = [o['n_batches'] for (l, _), o in outcomes.items() if l == lv and 'n_batches' in o]
     return float(sum(used) / (batches * len(used))) if used and batches else 1.
 
+# %% ../nbs/55_analyzer.ipynb #29d104df
+@patch
+def _hybrid(self:SensitivityAnalyzer, model, pert, units, levels, predicted, info, baseline, budget, snap, dev, verbose)->tuple:
+    "A proxy scan's outcomes with `budget` of them measured exactly (`exact_picks`) and the rest scaled to them (`blend`); the scan's settings."
+    ok = sum(o['status'] == 'ok' for o in predicted.values())
+    budget = max(len(levels), round(ok / 4)) if budget is None else budget
+    picks, measured = exact_picks(predicted, levels, budget), {}
+    for lv in levels:
+        names = {n for l, n in picks if l == lv}
+        if not names: continue
+        scan = DataScan(model, pert, [u for u in units if u.name in names], [lv], self.metric_fn, higher_is_better=self.higher_is_better,
+                        engine=self.engine, output_fn=self.output_fn, snap=snap, device=dev, fx=not self.offload)
+        measured.update(scan.run(self.data, None, verbose, f"exact part ({lv})")[1])
+    outcomes, scale = blend(predicted, measured, baseline)
+    return outcomes, dict(info, strategy='hybrid', proxy_scale=scale, exact_evaluations={lv: sum(l == lv for l, _ in picks) for lv in levels})
+
 # %% ../nbs/55_analyzer.ipynb #86be155d
+def _check_strategy(an, strategy, early_stop, checkpoint, quant_activations):
+    "A ValueError naming `strategy` when it is unknown or cannot be used with the analyzer's settings."
+    if strategy not in ('exact', 'proxy', 'hybrid'): raise ValueError(f"strategy must be 'exact', 'proxy' or 'hybrid', got {strategy!r}")
+    if strategy == 'exact': return
+    why = ("it needs data= and metric= (one backward pass per batch), not an eval_fn" if an.data is None else
+           f"it predicts a loss ({', '.join(map(repr, PROXY_METRICS))}), not {an.metric_name!r}; scan by 'loss' or 'kl'" if an.metric_fn.name not in PROXY_METRICS else
+           "early_stop settles measured intervals; a prediction has none" if early_stop else
+           "a checkpoint records measured evaluations; a proxy scan has none to resume" if checkpoint is not None else
+           "quant_activations quantizes the layers' inputs with hooks, which the expansion in the outputs does not see" if quant_activations else
+           "offload: the backward pass needs every block's weights on the device" if an.offload else None)
+    if why: raise ValueError(f"strategy={strategy!r}: {why}")
+
 def _options(comp, **given)->dict:
     "The options `comp`'s perturbation takes, from those an analysis was given."
     return {k: given[k] for k in comp.options}
 
 @patch
 def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, granularity, quant_per_channel, quant_activations,
-                    layers, stats, verbose, early_stop, min_batches, tol, checkpoint=None, method=None, pattern=None, group_size=None)->list:
+                    layers, stats, verbose, early_stop, min_batches, tol, checkpoint=None, method=None, pattern=None, group_size=None,
+                    strategy='exact', exact_budget=None)->list:
     "One SensitivityResult per level of `levels`, sharing the baseline and the prepared perturbation."
+    _check_strategy(self, strategy, early_stop, checkpoint, quant_activations)
+    if exact_budget is not None:
+        if strategy != 'hybrid': raise ValueError(f"exact_budget is the number of exact evaluations of strategy='hybrid', not of {strategy!r}")
+        check_int('exact_budget', exact_budget, 1)
     early = None
     if early_stop:
         if isinstance(min_batches, bool) or not isinstance(min_batches, numbers.Integral) or min_batches < 2:
@@ -278,7 +317,7 @@ def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, gra
     opts = _options(comp, criteria=criteria, granularity=granularity, quant_per_channel=quant_per_channel, quant_activations=quant_activations,
                     stats=stats, method=check_method_options(comp, method, pattern, group_size), pattern=pattern, group_size=group_size)
     return self._run(compression, levels, layers, opts,
-                     early, self.verbose if verbose is None else verbose, checkpoint)
+                     early, self.verbose if verbose is None else verbose, checkpoint, strategy, exact_budget)
 
 # %% ../nbs/55_analyzer.ipynb #41c34737
 @patch
@@ -300,10 +339,12 @@ def analyze(self:SensitivityAnalyzer,
             method:str|None=None, # how each layer is compressed: 'magnitude' (default), 'wanda', 'sparsegpt' (sparsity); 'rtn' (default), 'gptq' (quantization)
             pattern:str|None=None, # sparsity: N:M ('2:4', '4:8') instead of unstructured
             group_size:int|None=None, # quantization: weights per scale along a row (default: one scale per row)
+            strategy:str='exact', # 'exact' (evaluate every unit), 'proxy' (predict every unit from one backward pass per batch; see `ProxyScan`) or 'hybrid'
+            exact_budget:int|None=None, # 'hybrid': units x levels measured exactly (default: a quarter of them, at least one per level)
            )->SensitivityResult:
     "Sensitivity of each layer to `compression` at `level`."
     return self._analyze_levels(compression, [level], criteria, granularity, quant_per_channel, quant_activations,
-                                layers, stats, verbose, early_stop, min_batches, tol, checkpoint, method, pattern, group_size)[0]
+                                layers, stats, verbose, early_stop, min_batches, tol, checkpoint, method, pattern, group_size, strategy, exact_budget)[0]
 
 # %% ../nbs/55_analyzer.ipynb #50dccd46
 SWEEP_LEVELS = {n: c.sweep_levels for n, c in COMPRESSIONS.items()}  # each compression's default: percents; bits

@@ -72,6 +72,10 @@ def _parser()->argparse.ArgumentParser:
     g.add_argument('--pattern', default=None, help="N:M sparsity, e.g. 2:4 (two zeros in every four inputs of a row)")
     g.add_argument('--group-size', type=int, default=None, help='quantization: weights per scale along a row (default: one scale per row)')
     g.add_argument('--device', default=None, help="'cpu' or 'cuda' (default: where the model is, the CPU)")
+    g.add_argument('--strategy', choices=['exact', 'proxy', 'hybrid'], default='exact',
+                   help="exact: evaluate every layer; proxy: predict every layer from one backward pass per batch (a loss metric); "
+                        "hybrid: predict, then measure --exact-budget of them (default: exact)")
+    g.add_argument('--exact-budget', type=int, default=None, help='hybrid: layers x levels measured exactly (default: a quarter)')
     g.add_argument('--offload', choices=['cpu'], default=None, help="keep the model in CPU memory and copy one block at a time to "
                                                                   "--device while it runs (a model larger than the GPU)")
     g = s.add_argument_group('output')
@@ -149,6 +153,8 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
          group_size:int|None=None, # quantization: weights per scale along a row
          device=None, # 'cpu', 'cuda' or None (where the model is)
          offload:str|None=None, # 'cpu': the model stays in CPU memory, one block at a time on `device` (see `SensitivityAnalyzer`)
+         strategy:str='exact', # 'exact', 'proxy' or 'hybrid' (see `ProxyScan`)
+         exact_budget:int|None=None, # 'hybrid': evaluations measured exactly
          out='layersens_scan', # output folder
          resume:bool=False, # go on with the scan recorded in out/checkpoint.jsonl (else it is started afresh)
          target_pct:float=50, min_pct:float=10, max_pct:float=90, gamma:float=1.5, # `to_layer_targets` arguments
@@ -175,7 +181,8 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
     if resume and not ck.files(): _note(verbose, f"nothing to resume in {out}: starting the scan")
     if not resume: ck.clear()
     an = SensitivityAnalyzer(lm.model, data=ld.batches, metric=metric, device=device, layers=chosen, verbose=verbose, offload=offload)
-    kw = dict(granularity=granularity, checkpoint=ck, method=method, pattern=pattern, group_size=group_size)
+    kw = dict(granularity=granularity, checkpoint=ck if strategy == 'exact' else None, method=method, pattern=pattern, group_size=group_size,
+              strategy=strategy, exact_budget=exact_budget)
     if levels is None: res, sweep = an.analyze(compression, lvls[0], **kw), None
     else: res, sweep = None, an.sweep(compression, lvls, **kw)
     files, targets, reused = {}, None, sum(gather(ck.reused))
@@ -397,11 +404,17 @@ def _scan_main(args)->int:
     r, code = _guarded('scan', lambda: scan(
         args.model, args.data, **_shared(args), compression=args.compression, level=args.level, levels=args.levels, layers=args.layers,
         granularity=args.granularity, method=args.method, pattern=args.pattern, group_size=args.group_size, device=args.device, offload=args.offload, out=args.out, resume=args.resume,
+        strategy=args.strategy, exact_budget=args.exact_budget,
         **{k: a[k] for k in ('target_pct', 'min_pct', 'max_pct', 'gamma')}, verbose=not args.quiet),
         f"the finished evaluations are in {Path(args.out)/'checkpoint.jsonl'}: run the same command with --resume to go on")
     if r is None or world()[0] != 0: return code
     _print_sources(r)
     if r['reused']: print(f"resumed: {r['reused']} evaluations read from {', '.join(str(p) for p in ScanCheckpoint(r['files']['checkpoint']).files())}")
+    if args.strategy != 'exact':
+        rs = [r['result']] if r['sweep'] is None else r['sweep'].results
+        guessed = sum(l.predicted for x in rs for l in x)
+        print(f"strategy {args.strategy}: {guessed} of {sum(len(x) for x in rs)} deltas predicted from gradients, not measured "
+              f"(column 'predicted' of the CSV and JSON)" + ('' if args.strategy == 'proxy' else f"; the rest measured"))
     with pd.option_context('display.max_rows', None, 'display.width', 200, 'display.float_format', '{:.4f}'.format):
         if r['sweep'] is None:
             r['result'].summary()

@@ -40,6 +40,7 @@ class LayerSensitivity:
     ci_high:float = math.nan # upper end of the 95% interval of delta
     n_batches:int = 0 # batches behind delta (0: a black-box eval_fn; fewer than all when early stopping settled it)
     note:str = '' # why a layer is protected, unsupported or an error (the exception's type and message)
+    predicted:bool = False # True when delta is a prediction (strategy='proxy'), not a measurement
 
     @property
     def unchanged(self)->bool:
@@ -173,7 +174,10 @@ def plot(self:SensitivityResult,
     top = np.nanmax(np.abs(deltas)) if np.isfinite(deltas).any() else 1.
     colors = plt.cm.RdYlGn_r(np.clip(finite / (top or 1.), 0, 1) * .8 + .1)
     x = np.arange(len(ls))
-    ax.bar(x, finite, color=colors)
+    bars = ax.bar(x, finite, color=colors)
+    guessed = [l.predicted for l in ls]
+    for b, g in zip(bars, guessed):
+        if g: b.set_hatch('//'); b.set_edgecolor('dimgrey')   # predicted, not measured (strategy='proxy')
     lo, hi = np.array([l.ci_low for l in ls], dtype=float), np.array([l.ci_high for l in ls], dtype=float)
     if np.isfinite(lo).any():  # per-batch statistics: draw the 95% intervals
         # clipped at 0: an interval that collapses onto its delta can end a rounding error on the wrong side of it
@@ -183,8 +187,8 @@ def plot(self:SensitivityResult,
     if len(nan_x): ax.scatter(nan_x, np.full(len(nan_x), top), marker='x', color='red', zorder=3, label='metric is NaN')
     ax.axhline(0, color='grey', lw=.8)
     ax.set_xticks(x, [l.name for l in ls], rotation=90, fontsize=8)
-    ax.set_ylabel(f"Δ {self.metric_name} (higher = more sensitive)")
-    ax.set_title(f"Layer sensitivity to {self.compression} at {get_compression(self.compression).format_level(self.level)} "
+    ax.set_ylabel(f"{'predicted ' if any(guessed) else ''}Δ {self.metric_name} (higher = more sensitive)")
+    ax.set_title(f"{'Predicted layer' if any(guessed) else 'Layer'} sensitivity to {self.compression} at {get_compression(self.compression).format_level(self.level)} "
                  f"(baseline {self.baseline_metric:.4f})")
     if len(nan_x) or np.isfinite(lo).any(): ax.legend()
     fig.tight_layout()
