@@ -28,6 +28,7 @@ from .distributed import *
 from .checkpoint import *
 from .failures import *
 from .datapath import *
+from .proxy import *
 from .analyzer import *
 from .metrics import *
 from .compare import *

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils import _pytree as pytree
-from .core import compressible_layers, progress
+from .core import compressible_layers, progress, check_int
 from .evaluation import get_metric, split_batch, to_device, forward, model_output, _first_tensor, _mask, _token_labels
 from .failures import failure_outcome
 
@@ -63,7 +63,7 @@ class ProxyScan:
             raise ValueError(f"metric: strategy='proxy' predicts a loss ({', '.join(map(repr, PROXY_METRICS))}), not {m.name!r}; "
                              f"scan by metric='loss' (or 'kl', label-free) and rank by it")
         self.model, self.pert, self.levels, self.metric, self.output_fn = model, pert, list(levels), m, output_fn
-        self.samples, self.seed, self.device = samples, seed, device
+        self.samples, self.seed, self.device = check_int('samples', samples, 1), seed, device
         self.todo = [(lv, u) for lv in self.levels for u in units if u.status == 'ok']
         owners = {getattr(m, 'owner', m) for m in (compressible_layers(model, include_embeddings=True).values() if pert.compression == 'pruning'
                                                   else [u.module for _, u in self.todo])}
@@ -83,7 +83,9 @@ def _record(self:ProxyScan, b:int, x, y)->tuple:
     calls = {m: [] for m in self.watched}
     def hook(mod, args, kwargs, out):
         t = _first_tensor(out)
-        if isinstance(t, torch.Tensor) and t.requires_grad: calls[mod].append((_detached(args), _detached(kwargs), t, t._version))
+        if isinstance(t, torch.Tensor) and t.requires_grad:
+            ins = [v for v in pytree.tree_leaves((args, kwargs)) if isinstance(v, torch.Tensor)]
+            calls[mod].append((_detached(args), _detached(kwargs), t, [(v, v._version) for v in [t, *ins]]))
     handles = [m.register_forward_hook(hook, with_kwargs=True) for m in self.watched]
     flags = [(p, p.requires_grad) for p in self.model.parameters()]
     try:
@@ -110,8 +112,8 @@ def _record(self:ProxyScan, b:int, x, y)->tuple:
     inplace, rec, i = set(), {}, 0
     for m, cs in calls.items():
         rec[m] = []
-        for args, kwargs, t, v in cs:
-            if t._version != v: inplace.add(m)
+        for args, kwargs, t, versions in cs:
+            if any(v._version != k for v, k in versions): inplace.add(m)   # its output or inputs were changed in place afterwards
             gs = [gr[i] for gr in grads]
             if any(g is not None for g in gs):   # an output the loss does not depend on changes nothing
                 rec[m].append((args, kwargs, t.detach(), torch.stack([torch.zeros_like(t) if g is None else g for g in gs])))
@@ -140,7 +142,7 @@ def _predict(self:ProxyScan, b:int, rec:dict, P:int, B:int, inplace:set):
                     d = torch.zeros(self.samples + first, B, device=self.dev)
                     for mod in p.modified:
                         if mod not in rec: raise _Unpredictable(f"it changes {names.get(mod, type(mod).__name__)!r}, whose calls the proxy did not record")
-                        if mod in inplace: raise _Unpredictable(f"the output of {names.get(mod)!r} is modified in place later in the forward pass, so its gradient is not recorded")
+                        if mod in inplace: raise _Unpredictable(f"the output or inputs of {names.get(mod)!r} are modified in place later in the forward pass, so they are not what it computed with")
                         for args, kwargs, y0, G in rec[mod]:
                             d += _per_sample(G, _first_tensor(mod(*args, **kwargs)) - y0, B)
                     lin = float(d[0].sum()) if first else 0.
