@@ -267,14 +267,10 @@ def _hybrid(self:SensitivityAnalyzer, model, pert, units, levels, predicted, inf
     "A proxy scan's outcomes with `budget` of them measured exactly (`exact_picks`) and the rest scaled to them (`blend`); the scan's settings."
     ok = sum(o['status'] == 'ok' for o in predicted.values())
     budget = max(len(levels), round(ok / 4)) if budget is None else budget
-    picks, measured = exact_picks(predicted, levels, budget), {}
-    for lv in levels:
-        names = {n for l, n in picks if l == lv}
-        if not names: continue
-        scan = DataScan(model, pert, [u for u in units if u.name in names], [lv], self.metric_fn, higher_is_better=self.higher_is_better,
-                        engine=self.engine, output_fn=self.output_fn, snap=snap, device=dev, fx=not self.offload)
-        measured.update(scan.run(self.data, None, verbose, f"exact part ({lv})")[1])
-    outcomes, scale = blend(predicted, measured, baseline)
+    picks = exact_picks(predicted, levels, budget)
+    scan = DataScan(model, pert, units, levels, self.metric_fn, higher_is_better=self.higher_is_better, engine=self.engine,
+                    output_fn=self.output_fn, snap=snap, device=dev, fx=not self.offload, only=set(picks))   # one clean pass per batch for all levels
+    outcomes, scale = blend(predicted, scan.run(self.data, None, verbose, "exact part")[1], baseline)
     return outcomes, dict(info, strategy='hybrid', proxy_scale=scale, exact_evaluations={lv: sum(l == lv for l, _ in picks) for lv in levels})
 
 # %% ../nbs/55_analyzer.ipynb #86be155d

@@ -10,7 +10,7 @@ from contextlib import contextmanager, nullcontext
 import torch
 from torch import nn
 from .core import find_blocks, call_site, inputs_at, progress, forwards_replaced
-from .evaluation import calibration_inputs, forward, to_device, check_device, device_of, offloaded, check_offload
+from .evaluation import calibration_inputs, forward, to_device, check_device, device_of, offloaded, check_offload, offload_device
 from .methods import LayerStats, method_unsupported
 
 # %% auto #0
@@ -224,7 +224,7 @@ def calibrate(model:nn.Module, # the model; its modes, hooks and (without `compr
     layers = dict(sorted(layers.items(), key=lambda kv: position[call_site(kv[1])[0]]))   # model order
     inputs = calibration_inputs(data, 'data')
     offload = check_offload(offload, model)
-    dev = check_device(device) or (torch.device('cuda' if torch.cuda.is_available() else 'cpu') if offload else device_of(model))
+    dev = offload_device(device) if offload else check_device(device) or device_of(model)
     keep = compress is None if keep_stats is None else keep_stats
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
     modes = [(m, m.training) for m in model.modules()]

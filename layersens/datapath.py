@@ -37,6 +37,7 @@ class DataScan:
                  ck=None, # a started `ScanCheckpoint`: every evaluation is recorded in it, and those it holds are read back
                  device=None, # where the batches go (None: where the model's first parameter is; an offloaded model: the device it runs on)
                  fx:bool=True, # False: the incremental engine is the block cache (an offloaded model), else the full model
+                 only:set|None=None, # the (level, unit name) pairs to measure (default: every unit at every level)
                 ):
         if engine not in ('incremental', 'full'): raise ValueError(f"engine must be one of 'incremental', 'full', got {engine!r}")
         self.model, self.pert, self.levels, self.output_fn, self.ck = model, pert, list(levels), output_fn, ck
@@ -44,7 +45,7 @@ class DataScan:
         self.metric = get_metric(metric, 'metric')
         self.sign = 1. if (self.metric.higher_is_better if higher_is_better is None else higher_is_better) else -1.
         self.snap = ModelSnapshot(model) if snap is None else snap
-        self.todo = [(lv, u) for lv in self.levels for u in units if u.status == 'ok']
+        self.todo = [(lv, u) for lv in self.levels for u in units if u.status == 'ok' and (only is None or (lv, u.name) in only)]
         self.shared = world()[1] > 1  # in a process group: this process measures its share of `todo`, and `sync` gathers the rest
         self.mine = my_share(self.todo, downstream_costs(model, [u for _, u in self.todo]) if self.shared and engine == 'incremental' else None)
         self.base, self.ns = [], []  # per batch: the unperturbed model's value, and the items it averages over

@@ -18,7 +18,8 @@ from .core import find_blocks, forwards_replaced
 # %% auto #0
 __all__ = ['METRICS', 'HIGHER_IS_BETTER', 'split_batch', 'model_output', 'Metric', 'get_metric', 'forward', 'to_device',
            'device_of', 'describe_inputs', 'batch_metrics', 'evaluate', 'metric_value', 'check_device', 'on_device',
-           'offload_pieces', 'Offload', 'check_offload', 'offloaded', 'first_inputs', 'calibration_inputs']
+           'offload_pieces', 'Offload', 'offload_device', 'check_offload', 'offloaded', 'first_inputs',
+           'calibration_inputs']
 
 # %% ../nbs/08_evaluation.ipynb #f6f0fd11
 def split_batch(batch, # a batch from the data
@@ -366,6 +367,10 @@ class _OffloadedForward:
 
 _OFFLOADS = {}   # id(model) -> the Offload in force for it
 
+def offload_device(device)->torch.device:
+    "Where an offloaded model runs: `device` (checked), else 'cuda' when there is one, else 'cpu'."
+    return check_device(device) or torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
 def check_offload(offload, # None or 'cpu'
                   model:nn.Module, # the model that would be offloaded
                   name:str='offload', # the argument's name, for the message
@@ -383,7 +388,7 @@ def offloaded(model:nn.Module, # the model; its tensors stay where they are (the
              ):
     "Run `model` with each piece (a block, or a module outside the blocks) copied to `device` only while it is called; yields the `Offload`."
     if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    dev = check_device(device) or torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    dev = offload_device(device)
     if (cur := _OFFLOADS.get(id(model))) is not None:   # already offloaded (a calibration inside a scan): the same pieces, once
         if cur.device != dev: raise ValueError(f"device: the model is already offloaded to {cur.device}, not {dev}")
         yield cur; return

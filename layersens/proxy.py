@@ -68,6 +68,7 @@ class ProxyScan:
         owners = {getattr(m, 'owner', m) for m in (compressible_layers(model, include_embeddings=True).values() if pert.compression == 'pruning'
                                                   else [u.module for _, u in self.todo])}
         self.watched = [mod for mod in model.modules() if mod in owners]
+        self.names = {mod: n for n, mod in model.named_modules()}   # for the notes of units it cannot predict
         self.sums = {(lv, u.name): [] for lv, u in self.todo}   # (level, unit) -> [(batch, predicted change of the loss)]
         self.failed, self.info, self.base, self.ns = {}, {}, [], []
         pert.reuse = True
@@ -95,14 +96,14 @@ def _record(self:ProxyScan, b:int, x, y)->tuple:
         for h in handles: h.remove()
         for p, r in flags: p.requires_grad_(r)
     z = model_output(out, self.output_fn)
-    value, n = self.metric.fn(z.detach(), y, z.detach(), x)
+    with torch.enable_grad(): J, n = self.metric.fn(z, y, z.detach(), x)   # the batch's loss (for KL, 0: the reference is the output itself)
     rows, labels, keep = _scored(self.metric.name, z, y, x)
     P = int(keep.sum())
     ys = [c[2] for cs in calls.values() for c in cs]
     grads = []
     with torch.enable_grad():
         if self.metric.name != 'kl':   # the first-order term: the metric's own gradient (zero for KL at the dense model)
-            grads.append(torch.autograd.grad(self.metric.fn(z, y, None, x)[0], ys, retain_graph=True, allow_unused=True))
+            grads.append(torch.autograd.grad(J, ys, retain_graph=True, allow_unused=True))
         g = torch.Generator(device=rows.device).manual_seed(self.seed * 1_000_003 + b)
         probs = F.softmax(rows.detach().float(), -1)
         for s in range(self.samples):   # the Fisher term: gradients of the loss of labels drawn from the model's own predictions
@@ -118,14 +119,13 @@ def _record(self:ProxyScan, b:int, x, y)->tuple:
             if any(g is not None for g in gs):   # an output the loss does not depend on changes nothing
                 rec[m].append((args, kwargs, t.detach(), torch.stack([torch.zeros_like(t) if g is None else g for g in gs])))
             i += 1
-    return rec, float(value), int(n), P, inplace
+    return rec, float(J), int(n), P, inplace
 
 # %% ../nbs/59_proxy.ipynb #a7225162
 @patch
 def _predict(self:ProxyScan, b:int, rec:dict, P:int, B:int, inplace:set):
     "Each (unit, level)'s predicted change of batch `b`'s loss: first-order term plus half the Fisher quadratic form, in the unit's output changes."
-    first = self.metric.name != 'kl'
-    names = {m: n for n, m in self.model.named_modules()}
+    first, names = self.metric.name != 'kl', self.names
     with torch.no_grad():
         for lv, u in self.todo:
             key = (lv, u.name)
