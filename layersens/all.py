@@ -41,6 +41,7 @@ from .search import *
 from .sparsifier import *
 from .pruner import *
 from .quantizer import *
+from .callbacks import *
 from .sipp import *
 from .sipp_guarantee import *
 from .pipeline import *

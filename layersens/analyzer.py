@@ -19,7 +19,7 @@ from .results import LayerSensitivity, SensitivityResult, SensitivitySweep
 from .checkpoint import ScanCheckpoint, model_digest, tensor_digest
 from .failures import EvaluationFailed, FAIL_FAST, ScanFailures, failure_outcome, recorded_failure
 from .datapath import DataScan
-from .proxy import ProxyScan, PROXY_METRICS, exact_picks, blend
+from .proxy import ProxyScan, PROXY_METRICS, exact_picks, blend, allocation_picks
 from .distributed import world, my_share, gather
 from fastcore.basics import patch
 from fastcore.meta import delegates
@@ -198,7 +198,8 @@ def _collect(self:SensitivityAnalyzer, pert, model:nn.Module, chosen:dict, verbo
 
 # %% ../nbs/55_analyzer.ipynb #994bb976
 @patch
-def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, verbose, checkpoint=None, strategy='exact', exact_budget=None)->list:
+def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, verbose, checkpoint=None, strategy='exact', exact_budget=None,
+         allocation=None)->list:
     levels = [get_compression(compression).check_level(l) for l in levels]
     ck = _checkpoint(checkpoint)
     if early is not None and self.data is None:
@@ -220,41 +221,45 @@ def _run(self:SensitivityAnalyzer, compression, levels, layers, options, early, 
             pert.calibrate(model, chosen, [to_device(x, dev) for x in calibration_inputs(self.calibration_data)])
         if pert.needs_data: self._collect(pert, model, chosen, verbose)
         units = pert.units()
-        if ck is not None: ck.start(self._fingerprint(model, compression, levels, chosen, units, options, early, pert, dev))
-        try:
-            if self.data is None: baseline, outcomes, info = self._measure_eval_fn(pert, units, levels, compression, snap, verbose, ck)
-            elif strategy in ('proxy', 'hybrid'):
-                scan = ProxyScan(model, pert, units, levels, self.metric_fn, output_fn=self.output_fn, device=dev)
-                baseline, outcomes, info = scan.run(self.data, verbose)
-                if strategy == 'hybrid': outcomes, info = self._hybrid(model, pert, units, levels, outcomes, info, baseline, exact_budget, snap, dev, verbose)
-            else:
-                scan = DataScan(model, pert, units, levels, self.metric_fn, higher_is_better=self.higher_is_better, engine=self.engine,
-                                output_fn=self.output_fn, snap=snap, ck=ck, device=dev, fx=not self.offload)
-                baseline, outcomes, info = scan.run(self.data, early, verbose, f"{compression} sensitivity")
-        finally:
-            if ck is not None: ck.close()
         settings = {k: (v if v is None or isinstance(v, (str, bool, int, float)) else getattr(v, 'name', repr(v)))
                     for k, v in options.items() if k != 'stats'}
         if options.get('quant_activations'): settings['calibration'] = 'sample' if self.calibration_data is None else 'calibration_data'
         if pert.needs_data: settings['method_data'] = 'data' if self.calibration_data is None else 'calibration_data'
         if early is not None: settings.update(early_stop=True, **early)
         if off: settings.update(offload=self.offload, offload_peak_bytes=off.peak)   # the most weight bytes on the device at once
-        results = []
-        for lv in levels:
-            rows = {}
-            for u in units:
-                o = outcomes.get((lv, u.name), dict(compressed_metric=math.nan, delta=math.nan, params_removed=0,
-                                                    status=u.status, note=u.note))
-                for name in u.layers:
-                    m = chosen[name]
-                    rows[name] = LayerSensitivity(name, type(m).__name__, layer_params(m), baseline, group=tuple(u.group), **o)
-            lv_info = dict(settings)
-            per_level = {k: v[lv] for k, v in info.items() if isinstance(v, dict)} if info else {}   # a hybrid scan's figures per level
-            if info: lv_info.update({k: v for k, v in info.items() if k != 'batches'}, batches=info['batches'],
-                                    data_fraction=_fraction(outcomes, lv, info['batches']), **per_level)
-            results.append(SensitivityResult(compression, lv, self.metric_name, self.higher_is_better, baseline,
-                                             [rows[n] for n in chosen], lv_info))
-        return results
+        def build(outcomes, info):   # the results of `outcomes`: once at the end; a hybrid scan for allocation also between rounds
+            results = []
+            for lv in levels:
+                rows = {}
+                for u in units:
+                    o = outcomes.get((lv, u.name), dict(compressed_metric=math.nan, delta=math.nan, params_removed=0,
+                                                        status=u.status, note=u.note))
+                    for name in u.layers:
+                        m = chosen[name]
+                        rows[name] = LayerSensitivity(name, type(m).__name__, layer_params(m), baseline, group=tuple(u.group), **o)
+                lv_info = dict(settings)
+                per_level = {k: v[lv] for k, v in info.items() if isinstance(v, dict)} if info else {}   # a hybrid scan's figures per level
+                if info: lv_info.update({k: v for k, v in info.items() if k != 'batches'}, batches=info['batches'],
+                                        data_fraction=_fraction(outcomes, lv, info['batches']), **per_level)
+                results.append(SensitivityResult(compression, lv, self.metric_name, self.higher_is_better, baseline,
+                                                 [rows[n] for n in chosen], lv_info))
+            return results
+        if ck is not None: ck.start(self._fingerprint(model, compression, levels, chosen, units, options, early, pert, dev))
+        try:
+            if self.data is None: baseline, outcomes, info = self._measure_eval_fn(pert, units, levels, compression, snap, verbose, ck)
+            elif strategy in ('proxy', 'hybrid'):
+                scan = ProxyScan(model, pert, units, levels, self.metric_fn, output_fn=self.output_fn, device=dev)
+                baseline, outcomes, info = scan.run(self.data, verbose)
+                if strategy == 'hybrid':
+                    outcomes, info = self._hybrid(model, pert, units, levels, outcomes, info, baseline, exact_budget, snap, dev, verbose,
+                                                  allocation, lambda o, i: SensitivitySweep(build(o, i)), sample)
+            else:
+                scan = DataScan(model, pert, units, levels, self.metric_fn, higher_is_better=self.higher_is_better, engine=self.engine,
+                                output_fn=self.output_fn, snap=snap, ck=ck, device=dev, fx=not self.offload)
+                baseline, outcomes, info = scan.run(self.data, early, verbose, f"{compression} sensitivity")
+        finally:
+            if ck is not None: ck.close()
+        return build(outcomes, info)
 
 def _fraction(outcomes:dict, lv, batches:int)->float:
     "Fraction of the (unit, batch) evaluations of level `lv` that were run (1.0 without early stopping)."
@@ -263,15 +268,38 @@ def _fraction(outcomes:dict, lv, batches:int)->float:
 
 # %% ../nbs/55_analyzer.ipynb #29d104df
 @patch
-def _hybrid(self:SensitivityAnalyzer, model, pert, units, levels, predicted, info, baseline, budget, snap, dev, verbose)->tuple:
-    "A proxy scan's outcomes with `budget` of them measured exactly (`exact_picks`) and the rest scaled to them (`blend`); the scan's settings."
+def _hybrid(self:SensitivityAnalyzer, model, pert, units, levels, predicted, info, baseline, budget, snap, dev, verbose,
+            allocation=None, as_sweep=None, sample=None)->tuple:
+    """A proxy scan's outcomes with `budget` of them measured exactly and the rest scaled to them (`blend`); the scan's settings.
+    Without `allocation`: the ends of each level's ranking (`exact_picks`), in one scan. With `allocation=(budget, cost)`: rounds
+    of allocating on the current deltas (`as_sweep` turns them into a sweep), then measuring each unit's chosen level and the
+    levels next to it that are still predicted, largest predicted first (`allocation_picks`), until none is left or the budget is spent."""
     ok = sum(o['status'] == 'ok' for o in predicted.values())
     budget = max(len(levels), round(ok / 4)) if budget is None else budget
-    picks = exact_picks(predicted, levels, budget)
-    scan = DataScan(model, pert, units, levels, self.metric_fn, higher_is_better=self.higher_is_better, engine=self.engine,
-                    output_fn=self.output_fn, snap=snap, device=dev, fx=not self.offload, only=set(picks))   # one clean pass per batch for all levels
-    outcomes, scale = blend(predicted, scan.run(self.data, None, verbose, "exact part")[1], baseline)
-    return outcomes, dict(info, strategy='hybrid', proxy_scale=scale, exact_evaluations={lv: sum(l == lv for l, _ in picks) for lv in levels})
+    def measure(picks):
+        scan = DataScan(model, pert, units, levels, self.metric_fn, higher_is_better=self.higher_is_better, engine=self.engine,
+                        output_fn=self.output_fn, snap=snap, device=dev, fx=not self.offload, only=set(picks))   # one clean pass per batch for all levels
+        return scan.run(self.data, None, verbose, "exact part")[1]
+    measured, outcomes, scale, rounds = {}, predicted, {lv: 1. for lv in levels}, 0
+    if allocation is None: measured = measure(exact_picks(predicted, levels, budget))
+    else:
+        from .allocate import allocate   # allocate builds on the analyzer's results
+        from .costs import UnitCosts
+        target, cost = allocation
+        of_layer, costs = {n: u.name for u in units for n in u.layers}, None
+        while len(measured) < budget:
+            sweep = as_sweep(outcomes, dict(info, strategy='hybrid'))
+            if costs is None: costs = UnitCosts(sweep, model, sample)
+            try: alloc = allocate(sweep, target, cost, model=model, costs=costs, example_inputs=sample)
+            except ValueError as e: raise ValueError(f"allocation_budget: {e}") from None
+            picks = allocation_picks(predicted, measured, levels, {of_layer[r['layers'][0]]: r['level'] for r in alloc.units}, budget - len(measured))
+            if not picks: break
+            measured.update(measure(picks)); rounds += 1
+            outcomes, scale = blend(predicted, measured, baseline)
+    if measured: outcomes, scale = blend(predicted, measured, baseline)
+    more = dict(allocation_budget=allocation[0], allocation_cost=allocation[1], allocation_rounds=rounds) if allocation else {}
+    return outcomes, dict(info, strategy='hybrid', proxy_scale=scale, exact_evaluations={lv: sum(l == lv for l, _ in measured) for lv in levels}, **more)
+
 
 # %% ../nbs/55_analyzer.ipynb #86be155d
 def _check_strategy(an, strategy, early_stop, checkpoint, quant_activations):
@@ -293,12 +321,17 @@ def _options(comp, **given)->dict:
 @patch
 def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, granularity, quant_per_channel, quant_activations,
                     layers, stats, verbose, early_stop, min_batches, tol, checkpoint=None, method=None, pattern=None, group_size=None,
-                    strategy='exact', exact_budget=None)->list:
+                    strategy='exact', exact_budget=None, allocation_budget=None, allocation_cost='params')->list:
     "One SensitivityResult per level of `levels`, sharing the baseline and the prepared perturbation."
     _check_strategy(self, strategy, early_stop, checkpoint, quant_activations)
     if exact_budget is not None:
         if strategy != 'hybrid': raise ValueError(f"exact_budget is the number of exact evaluations of strategy='hybrid', not of {strategy!r}")
         check_int('exact_budget', exact_budget, 1)
+    allocation = None
+    if allocation_budget is not None:
+        if strategy != 'hybrid': raise ValueError(f"allocation_budget: the budget a strategy='hybrid' sweep measures for, not of strategy={strategy!r}")
+        comp = get_compression(compression)
+        allocation = (comp.check_budget(comp.check_cost(allocation_cost), allocation_budget), allocation_cost)
     early = None
     if early_stop:
         if isinstance(min_batches, bool) or not isinstance(min_batches, numbers.Integral) or min_batches < 2:
@@ -313,7 +346,7 @@ def _analyze_levels(self:SensitivityAnalyzer, compression, levels, criteria, gra
     opts = _options(comp, criteria=criteria, granularity=granularity, quant_per_channel=quant_per_channel, quant_activations=quant_activations,
                     stats=stats, method=check_method_options(comp, method, pattern, group_size), pattern=pattern, group_size=group_size)
     return self._run(compression, levels, layers, opts,
-                     early, self.verbose if verbose is None else verbose, checkpoint, strategy, exact_budget)
+                     early, self.verbose if verbose is None else verbose, checkpoint, strategy, exact_budget, allocation)
 
 # %% ../nbs/55_analyzer.ipynb #41c34737
 @patch
@@ -350,6 +383,8 @@ SWEEP_LEVELS = {n: c.sweep_levels for n, c in COMPRESSIONS.items()}  # each comp
 def sweep(self:SensitivityAnalyzer,
           compression:str='sparsity', # 'sparsity', 'pruning' or 'quantization'
           levels=None, # percents (sparsity, pruning) or bit widths (quantization); default: `SWEEP_LEVELS[compression]`
+          allocation_budget:float|None=None, # strategy='hybrid': measure for an allocation at this budget (see `allocate`): each unit's chosen level and its neighbours
+          allocation_cost:str='params', # the cost that budget bounds: 'params', 'macs', 'latency', 'bitops'
           **kwargs, # options of `analyze`: criteria, granularity, quant_per_channel, quant_activations, layers, stats, verbose, ...
          )->SensitivitySweep:
     "Sensitivity of each layer at every level in `levels` (one baseline and one prepared perturbation for all)."
@@ -360,7 +395,7 @@ def sweep(self:SensitivityAnalyzer,
     except TypeError as e: raise TypeError(f"sweep: {e}; the options are those of analyze") from None
     args.apply_defaults()
     opts = {k: v for k, v in args.arguments.items() if k not in ('self', 'level')}
-    return SensitivitySweep(self._analyze_levels(levels=list(levels), **opts))
+    return SensitivitySweep(self._analyze_levels(levels=list(levels), allocation_budget=allocation_budget, allocation_cost=allocation_cost, **opts))
 
 # %% ../nbs/55_analyzer.ipynb #d94c51e8
 @delegates(SensitivityAnalyzer.analyze, but=['compression', 'level', 'criteria', 'granularity', 'verbose'])

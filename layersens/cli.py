@@ -76,6 +76,8 @@ def _parser()->argparse.ArgumentParser:
                    help="exact: evaluate every layer; proxy: predict every layer from one backward pass per batch (a loss metric); "
                         "hybrid: predict, then measure --exact-budget of them (default: exact)")
     g.add_argument('--exact-budget', type=int, default=None, help='hybrid: layers x levels measured exactly (default: a quarter)')
+    g.add_argument('--allocation-budget', type=float, default=None, help='hybrid with --levels: measure what an allocation at this budget '
+                   '(percent of the weights; bits for quantization) depends on: each layer\'s chosen level and the levels beside it')
     g.add_argument('--offload', choices=['cpu'], default=None, help="keep the model in CPU memory and copy one block at a time to "
                                                                   "--device while it runs (a model larger than the GPU)")
     g = s.add_argument_group('output')
@@ -155,6 +157,7 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
          offload:str|None=None, # 'cpu': the model stays in CPU memory, one block at a time on `device` (see `SensitivityAnalyzer`)
          strategy:str='exact', # 'exact', 'proxy' or 'hybrid' (see `ProxyScan`)
          exact_budget:int|None=None, # 'hybrid': evaluations measured exactly
+         allocation_budget:float|None=None, # 'hybrid' sweep: measure for an allocation at this budget of the weights (see `SensitivityAnalyzer.sweep`)
          out='layersens_scan', # output folder
          resume:bool=False, # go on with the scan recorded in out/checkpoint.jsonl (else it is started afresh)
          target_pct:float=50, min_pct:float=10, max_pct:float=90, gamma:float=1.5, # `to_layer_targets` arguments
@@ -165,6 +168,7 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
     import matplotlib.pyplot as plt
     start = time.perf_counter()
     if levels is not None and level is not None: raise ValueError("give level or levels, not both")
+    if allocation_budget is not None and levels is None: raise ValueError("allocation_budget: an allocation chooses among levels: give levels (--levels)")
     if levels is not None and not len(levels): levels = list(get_compression(compression).sweep_levels)
     lvls = [get_compression(compression).parse_level(v) for v in (levels if levels is not None else [DEFAULT_LEVELS.get(compression) if level is None else level])]
     check_device(device)
@@ -184,7 +188,7 @@ def scan(model:str|None=None, # a model spec (`MODEL_SPECS`); None: digits, the 
     kw = dict(granularity=granularity, checkpoint=ck if strategy == 'exact' else None, method=method, pattern=pattern, group_size=group_size,
               strategy=strategy, exact_budget=exact_budget)
     if levels is None: res, sweep = an.analyze(compression, lvls[0], **kw), None
-    else: res, sweep = None, an.sweep(compression, lvls, **kw)
+    else: res, sweep = None, an.sweep(compression, lvls, allocation_budget=allocation_budget, **kw)
     files, targets, reused = {}, None, sum(gather(ck.reused))
     if sweep is None:
         targets = res.to_layer_targets(lm.model, target_pct, min_pct, max_pct, gamma)
@@ -404,7 +408,7 @@ def _scan_main(args)->int:
     r, code = _guarded('scan', lambda: scan(
         args.model, args.data, **_shared(args), compression=args.compression, level=args.level, levels=args.levels, layers=args.layers,
         granularity=args.granularity, method=args.method, pattern=args.pattern, group_size=args.group_size, device=args.device, offload=args.offload, out=args.out, resume=args.resume,
-        strategy=args.strategy, exact_budget=args.exact_budget,
+        strategy=args.strategy, exact_budget=args.exact_budget, allocation_budget=args.allocation_budget,
         **{k: a[k] for k in ('target_pct', 'min_pct', 'max_pct', 'gamma')}, verbose=not args.quiet),
         f"the finished evaluations are in {Path(args.out)/'checkpoint.jsonl'}: run the same command with --resume to go on")
     if r is None or world()[0] != 0: return code

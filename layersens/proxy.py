@@ -16,7 +16,7 @@ from .evaluation import get_metric, split_batch, to_device, forward, model_outpu
 from .failures import failure_outcome
 
 # %% auto #0
-__all__ = ['PROXY_METRICS', 'ProxyScan', 'exact_picks', 'blend']
+__all__ = ['PROXY_METRICS', 'ProxyScan', 'exact_picks', 'blend', 'allocation_picks']
 
 # %% ../nbs/59_proxy.ipynb #f3ceb16e
 PROXY_METRICS = ('loss', 'lm_loss', 'perplexity', 'kl')  # the metrics a proxy scan predicts: losses, whose second-order expansion it takes
@@ -119,7 +119,7 @@ def _record(self:ProxyScan, b:int, x, y)->tuple:
             if any(g is not None for g in gs):   # an output the loss does not depend on changes nothing
                 rec[m].append((args, kwargs, t.detach(), torch.stack([torch.zeros_like(t) if g is None else g for g in gs])))
             i += 1
-    return rec, float(J), int(n), P, inplace
+    return rec, float(J.detach()), int(n), P, inplace
 
 # %% ../nbs/59_proxy.ipynb #a7225162
 @patch
@@ -218,3 +218,20 @@ def blend(predicted:dict, # {(level, unit name): outcome} of a proxy scan
         elif o['status'] == 'ok': out[k] = dict(o, delta=o['delta'] * scale[k[0]], compressed_metric=baseline + o['delta'] * scale[k[0]])
         else: out[k] = o
     return out, scale
+
+# %% ../nbs/59_proxy.ipynb #12983352
+def allocation_picks(predicted:dict, # {(level, unit name): outcome} of a proxy scan
+                     measured:dict, # {(level, unit name): outcome} measured so far
+                     levels:list, # the sweep's levels, in order
+                     chosen:dict, # {unit name: level chosen (0: not compressed)}
+                     n:int, # at most this many
+                    )->list: # [(level, unit name)]
+    "What an allocation-aware hybrid measures next: per unit its chosen level and the levels on either side, unless measured or not predictable; largest predicted delta first."
+    keys = []
+    for u, lv in chosen.items():
+        i = levels.index(lv) if lv in levels else -1   # 0: the next level up is the first
+        for j in (i - 1, i, i + 1):
+            k = (levels[j], u) if 0 <= j < len(levels) else None
+            if k in predicted and k not in measured and k not in keys and predicted[k]['status'] == 'ok': keys.append(k)
+    return sorted(keys, key=lambda k: -predicted[k]['delta'])[:n]
+
