@@ -280,7 +280,7 @@ def _hybrid(self:SensitivityAnalyzer, model, pert, units, levels, predicted, inf
         scan = DataScan(model, pert, units, levels, self.metric_fn, higher_is_better=self.higher_is_better, engine=self.engine,
                         output_fn=self.output_fn, snap=snap, device=dev, fx=not self.offload, only=set(picks))   # one clean pass per batch for all levels
         return scan.run(self.data, None, verbose, "exact part")[1]
-    measured, outcomes, scale, rounds = {}, predicted, {lv: 1. for lv in levels}, 0
+    measured, rounds = {}, 0
     if allocation is None: measured = measure(exact_picks(predicted, levels, budget))
     else:
         from .allocate import allocate   # allocate builds on the analyzer's results
@@ -288,15 +288,14 @@ def _hybrid(self:SensitivityAnalyzer, model, pert, units, levels, predicted, inf
         target, cost = allocation
         of_layer, costs = {n: u.name for u in units for n in u.layers}, None
         while len(measured) < budget:
-            sweep = as_sweep(outcomes, dict(info, strategy='hybrid'))
+            sweep = as_sweep(blend(predicted, measured, baseline)[0] if measured else predicted, dict(info, strategy='hybrid'))
             if costs is None: costs = UnitCosts(sweep, model, sample)
             try: alloc = allocate(sweep, target, cost, model=model, costs=costs, example_inputs=sample)
             except ValueError as e: raise ValueError(f"allocation_budget: {e}") from None
             picks = allocation_picks(predicted, measured, levels, {of_layer[r['layers'][0]]: r['level'] for r in alloc.units}, budget - len(measured))
             if not picks: break
             measured.update(measure(picks)); rounds += 1
-            outcomes, scale = blend(predicted, measured, baseline)
-    if measured: outcomes, scale = blend(predicted, measured, baseline)
+    outcomes, scale = blend(predicted, measured, baseline) if measured else (predicted, {lv: 1. for lv in levels})
     more = dict(allocation_budget=allocation[0], allocation_cost=allocation[1], allocation_rounds=rounds) if allocation else {}
     return outcomes, dict(info, strategy='hybrid', proxy_scale=scale, exact_evaluations={lv: sum(l == lv for l, _ in measured) for lv in levels}, **more)
 

@@ -215,10 +215,8 @@ class SparsifyCallback(_Gradual):
         if is_masked(m): torch.nn.utils.prune.remove(*weight_holder(m))
 
     def sparsity_now(self)->float:
-        "Percent of the layers' weights that are zero now."
-        z = n = 0
-        for m in self.layers.values(): w = m.weight.detach(); z += int((w == 0).sum()); n += w.numel()
-        return 100 * z / max(n, 1)
+        "Percent of the layers' weights that are zero now (the total of `Sparsifier.sparsity_table`)."
+        return float(self.sparsifier.sparsity_table().sparsity_pct.iloc[-1])
 
     def make_permanent(self):
         "Bake the masks into the weights (see `Sparsifier.make_permanent`)."
@@ -337,6 +335,7 @@ class PruneCallback(_Gradual):
             finally: self.model.train(was)
             self.cuts = rec.chains()   # the last step's: {old parameter: (new parameter, [(kept indices, dimension)])}
             if self.optimizer is not None: self.remapped.append(remap_optimizer(self.optimizer, self.cuts, self.model))
+        left = sum(self.channels().values())
         self.history.append(dict(step=self.steps, progress=self.progress if self.total else 0., fraction=fraction,
-                                 channels=sum(self.channels().values()), pruned_pct=100 * (1 - sum(self.channels().values()) / sum(self.initial.values()))))
+                                 channels=left, pruned_pct=100 * (1 - left / sum(self.initial.values()))))
 

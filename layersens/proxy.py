@@ -227,11 +227,11 @@ def allocation_picks(predicted:dict, # {(level, unit name): outcome} of a proxy 
                      n:int, # at most this many
                     )->list: # [(level, unit name)]
     "What an allocation-aware hybrid measures next: per unit its chosen level and the levels on either side, unless measured or not predictable; largest predicted delta first."
-    keys = []
+    keys = {}
     for u, lv in chosen.items():
         i = levels.index(lv) if lv in levels else -1   # 0: the next level up is the first
-        for j in (i - 1, i, i + 1):
-            k = (levels[j], u) if 0 <= j < len(levels) else None
-            if k in predicted and k not in measured and k not in keys and predicted[k]['status'] == 'ok': keys.append(k)
+        for j in range(max(i - 1, 0), min(i + 2, len(levels))):
+            k = (levels[j], u)
+            if k in predicted and k not in measured and predicted[k]['status'] == 'ok': keys[k] = None
     return sorted(keys, key=lambda k: -predicted[k]['delta'])[:n]
 
